@@ -1,0 +1,1 @@
+"""One module per ``hoi-sim`` command; see ``hoi_sim.cli``."""
