@@ -1,0 +1,187 @@
+"""rl-games 1.6.5 extension points used by training (no rl-games code is copied or patched):
+
+* :class:`ConstSigmaActorCritic` — registered with ``model_builder.register_network``: rl-games' ``actor_critic``
+  network whose state-independent log-σ can be frozen (InterMimic's constant σ; rl-games' ``fixed_sigma`` only means
+  "state-independent" and still learns it).
+* :class:`HoiA2CAgent` — registered on the ``Runner.algo_factory``: rl-games' continuous PPO agent with the soft
+  action bound configurable (InterMimic penalises |μ| > 1, rl-games > 1.1) and atomic checkpoint writes.
+* :class:`ProgressObserver` — an ``AlgoObserver``: one progress line per epoch, ``progress.csv``, per-term reward
+  scalars in TensorBoard, and resumable checkpoints ``nn/last.pth`` + ``nn/ep_<epoch>.pth`` every ``save_every``
+  epochs.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from rl_games.algos_torch import model_builder
+from rl_games.algos_torch.a2c_continuous import A2CAgent
+from rl_games.algos_torch.network_builder import A2CBuilder
+from rl_games.common.algo_observer import AlgoObserver
+
+from hoi_sim.io_utils import atomic_path
+from hoi_sim.train.config import NETWORK_NAME
+
+LAST = "last.pth"
+INITIAL = "ep_0.pth"
+
+
+class ConstSigmaActorCritic(A2CBuilder):
+    """``actor_critic`` with ``space.continuous.learn_sigma: False`` freezing the log-σ parameter."""
+
+    def build(self, name: str, **kwargs: Any) -> torch.nn.Module:
+        net = A2CBuilder.Network(self.params, **kwargs)
+        cont = self.params.get("space", {}).get("continuous", {})
+        if cont.get("fixed_sigma", False) and not cont.get("learn_sigma", True):
+            net.sigma.requires_grad_(False)
+        return net
+
+
+def register_networks() -> None:
+    """Make :data:`NETWORK_NAME` known to rl-games' model builder (idempotent)."""
+    model_builder.register_network(NETWORK_NAME, ConstSigmaActorCritic)
+
+
+def save_state(state: dict[str, Any], path: str | os.PathLike) -> None:
+    """``torch.save`` through a temp file + rename, so a kill mid-write never leaves a torn checkpoint."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+class HoiA2CAgent(A2CAgent):
+    """rl-games continuous PPO with ``config.bounds_soft_limit`` and atomic ``save``."""
+
+    def bound_loss(self, mu: torch.Tensor) -> torch.Tensor | float:
+        """Σ over action dims of the squared excess of μ [B, A] beyond ±``bounds_soft_limit`` → [B]."""
+        if self.bounds_loss_coef is None:
+            return 0
+        lim = float(self.config.get("bounds_soft_limit", 1.1))
+        high = torch.clamp_min(mu - lim, 0.0) ** 2
+        low = torch.clamp_max(mu + lim, 0.0) ** 2
+        return (high + low).sum(dim=-1)
+
+    def save(self, fn: str) -> None:
+        save_state(self.get_full_state_weights(), fn if fn.endswith(".pth") else fn + ".pth")
+
+
+def _scalar(x: Any) -> float:
+    if isinstance(x, torch.Tensor):
+        return float(x.float().mean().item()) if x.numel() else float("nan")
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+class ProgressObserver(AlgoObserver):
+    """Progress line, CSV log, reward-term scalars and checkpoints.
+
+    Args:
+        run_dir: the run folder (``nn/`` and ``progress.csv`` live there).
+        max_epochs: for the progress line and the final checkpoint.
+        save_every: checkpoint period in epochs (≥ 1).
+        keep: how many ``ep_<epoch>.pth`` files to keep.
+        progress_every: print period in epochs (0 = quiet).
+        save_initial: write ``nn/ep_0.pth`` (the untrained policy) before the first update of a fresh run.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, *, max_epochs: int, save_every: int, keep: int = 3,
+                 progress_every: int = 1, save_initial: bool = True) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.nn_dir = self.run_dir / "nn"
+        self.max_epochs = max_epochs
+        self.save_every = max(1, int(save_every))
+        self.keep = max(1, int(keep))
+        self.progress_every = int(progress_every)
+        self.save_initial = save_initial
+        self.algo: Any = None
+        self._last_epoch = -1
+        self._first_steps = True
+        self._t0 = time.perf_counter()
+        self._frames0 = 0
+        self._terms: dict[str, list[float]] = {}
+
+    # --- rl-games hooks -------------------------------------------------------------------------------------------
+    def after_init(self, algo: Any) -> None:
+        self.algo = algo
+
+    def process_infos(self, infos: Any, done_indices: torch.Tensor) -> None:
+        """Collect per-term reward means the env reports in ``infos["reward_terms"]`` (name → [N] or scalar)."""
+        if not isinstance(infos, dict):
+            return
+        terms = infos.get("reward_terms")
+        if isinstance(terms, dict):
+            for k, v in terms.items():
+                self._terms.setdefault(str(k), []).append(_scalar(v))
+
+    def after_steps(self) -> None:
+        if not self._first_steps:
+            return
+        self._first_steps = False
+        algo = self.algo
+        self._frames0 = int(algo.frame)
+        if self.save_initial and algo.epoch_num == 1:  # fresh run: weights are still the initial ones
+            state = algo.get_full_state_weights()
+            state["epoch"], state["frame"] = 0, 0
+            save_state(state, self.nn_dir / INITIAL)
+
+    def after_print_stats(self, frame: int, epoch_num: int, total_time: float) -> None:
+        if epoch_num == self._last_epoch:
+            return
+        self._last_epoch = epoch_num
+        algo = self.algo
+        rew = algo.game_rewards.get_mean()[0] if algo.game_rewards.current_size > 0 else float("nan")
+        length = algo.game_lengths.get_mean() if algo.game_lengths.current_size > 0 else float("nan")
+        rew, length = _scalar(rew), _scalar(length)
+        elapsed = time.perf_counter() - self._t0
+        fps = (int(algo.frame) - self._frames0) / max(elapsed, 1e-9)
+        terms = {k: sum(v) / len(v) for k, v in self._terms.items() if v}
+        self._terms.clear()
+        if algo.writer is not None:
+            for k, v in terms.items():
+                algo.writer.add_scalar(f"reward_terms/{k}", v, epoch_num)
+        self._append_csv({"epoch": epoch_num, "frames": int(algo.frame), "mean_reward": rew,
+                          "mean_episode_length": length, "fps": fps, "elapsed_s": elapsed,
+                          **{f"term_{k}": v for k, v in sorted(terms.items())}})
+        if self.progress_every and (epoch_num % self.progress_every == 0 or epoch_num == self.max_epochs):
+            r = "n/a" if math.isnan(rew) else f"{rew:.3f}"
+            ln = "n/a" if math.isnan(length) else f"{length:.1f}"
+            print(f"[train] epoch {epoch_num}/{self.max_epochs}  frames {int(algo.frame)}  mean_reward {r}  "
+                  f"mean_ep_len {ln}  fps {fps:.0f}  elapsed {elapsed:.0f}s", flush=True)
+        if epoch_num % self.save_every == 0 or epoch_num >= self.max_epochs:
+            self.save_checkpoint(epoch_num)
+
+    # --- helpers --------------------------------------------------------------------------------------------------
+    def save_checkpoint(self, epoch: int) -> Path:
+        """Write ``nn/last.pth`` and a copy ``nn/ep_<epoch>.pth``; keep the newest ``keep`` epoch files."""
+        last = self.nn_dir / LAST
+        save_state(self.algo.get_full_state_weights(), last)
+        ep = self.nn_dir / f"ep_{epoch}.pth"
+        with atomic_path(ep) as tmp:
+            shutil.copyfile(last, tmp)
+        eps = sorted((p for p in self.nn_dir.glob("ep_*.pth") if p.name != INITIAL),
+                     key=lambda p: int(p.stem.split("_")[1]))
+        for old in eps[:-self.keep]:
+            old.unlink(missing_ok=True)
+        return ep
+
+    def _append_csv(self, row: dict[str, Any]) -> None:
+        """Append ``row`` to ``progress.csv``; the header is fixed by the first row written (resume keeps it)."""
+        path = self.run_dir / "progress.csv"
+        fields: list[str] | None = None
+        if path.exists():
+            with path.open(newline="") as f:
+                fields = next(csv.reader(f), None)
+        with path.open("a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields or list(row), extrasaction="ignore", restval="")
+            if not fields:
+                w.writeheader()
+            w.writerow(row)
