@@ -1,0 +1,489 @@
+"""MuJoCo-Warp backend: the CPU backend's ``MjModel`` on N worlds of ``mujoco_warp`` (DESIGN §5.3).
+
+One ``step()`` is one control step: ``physics_steps_per_control`` calls of ``mujoco_warp.step`` (1/240 s each),
+then body kinematics and velocities at the new state and the per-body contact forces. On CUDA the whole control step
+is captured once in a CUDA graph (``wp.ScopedCapture``) and replayed; on Warp's CPU device it is a plain loop.
+
+State is read through zero-copy torch views of the Warp arrays (``wp.to_torch``): ``qpos``, ``qvel``, ``xpos``,
+``xquat``, ``cvel``, ``subtree_com``, ``ctrl`` and the contact-force buffers. Torch and Warp share one CUDA stream, so
+nothing is copied to the host during stepping except the overflow check (a few integers, see ``MjWarpOptions``).
+
+Contacts: every contact in the world-batched contact pool (``d.contact``, ``d.nacon`` of them) that carries a
+constraint adds its world-frame force to the two bodies it touches (geom → body → humanoid slot), split into
+"with the object" and "with anything"; a body is in contact when a component of its net force exceeds
+``SimConfig.contact_force_threshold`` (as the CPU backend and InterMimic). Buffer sizes ``nconmax`` (contacts per
+world, pooled over worlds) and ``njmax`` (constraint rows per world) come from config; an overflow is never silent:
+it raises :class:`ContactOverflowError` (or warns) naming the counts and the setting to raise.
+
+Warp kernels are compiled once per machine into :func:`warp_cache_dir` (``$HOI_SIM_CACHE/warp`` or
+``~/.cache/hoi_sim/warp``): about a minute cold on 2 CPU cores, about 2 s warm. See ``docs/gpu.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+import torch
+import warp as wp
+
+from hoi_sim.errors import HoiSimError
+
+log = logging.getLogger(__name__)
+
+
+def warp_cache_dir() -> Path:
+    """Directory of the Warp kernel cache: ``$HOI_SIM_CACHE/warp`` or ``~/.cache/hoi_sim/warp``."""
+    root = os.environ.get("HOI_SIM_CACHE")
+    return Path(root) / "warp" if root else Path.home() / ".cache" / "hoi_sim" / "warp"
+
+
+def _warp_initialized() -> bool:
+    return wp._src.context.runtime is not None  # noqa: SLF001 - no public query in warp 1.19
+
+
+def init_warp(cache_dir: str | Path | None = None, verbose: bool = False) -> Path:
+    """Point Warp's kernel cache at ``cache_dir`` (default :func:`warp_cache_dir`) and initialise Warp.
+
+    Must run before anything initialises Warp to take effect; a cache directory set by the user beforehand
+    (``wp.config.kernel_cache_dir`` or ``WARP_CACHE_PATH``) is kept. Returns the cache directory in use.
+    """
+    if not _warp_initialized():
+        if cache_dir is not None or (wp.config.kernel_cache_dir is None and "WARP_CACHE_PATH" not in os.environ):
+            path = Path(cache_dir) if cache_dir is not None else warp_cache_dir()
+            path.mkdir(parents=True, exist_ok=True)
+            wp.config.kernel_cache_dir = str(path)
+        if not verbose:
+            wp.config.log_level = wp.LOG_WARNING
+            wp.config.quiet = True
+        wp.init()
+    return Path(wp.config.kernel_cache_dir or os.environ.get("WARP_CACHE_PATH", ""))
+
+
+import mujoco_warp as mjw  # noqa: E402  (after the warp import; Warp itself is initialised lazily by init_warp)
+from mujoco_warp._src.support import contact_force_fn  # noqa: E402
+from mujoco_warp._src.types import OverflowType, vec5  # noqa: E402
+
+from hoi_sim import rotations as rot  # noqa: E402
+from hoi_sim.objects.hulls import ConvexHull  # noqa: E402
+from hoi_sim.sim.base import ResetState, SimBackend, SimState  # noqa: E402
+from hoi_sim.sim.config import SimConfig  # noqa: E402
+from hoi_sim.sim.mujoco import MujocoBackend  # noqa: E402
+from hoi_sim.sim.scene import SceneIndex, build_scene  # noqa: E402
+from hoi_sim.sim.table7 import describe_mapping  # noqa: E402
+from hoi_sim.skeleton import NUM_BODIES  # noqa: E402
+
+# Overflows that drop contacts or constraint rows. Solver/line-search iteration limits and EPA horizon are accuracy
+# warnings, not lost contacts, and are ignored here.
+DROPPING_OVERFLOWS = int(OverflowType.NEFC | OverflowType.NJMAX_NNZ | OverflowType.BROADPHASE
+                         | OverflowType.NARROWPHASE | OverflowType.CCD)
+
+
+class ContactOverflowError(HoiSimError):
+    """mujoco-warp ran out of contact or constraint buffer space (contacts would be dropped)."""
+
+
+@dataclass(frozen=True)
+class MjWarpOptions:
+    """Settings of the mujoco-warp backend that Table 7 does not cover (``SimConfig.extra`` keys, same names).
+
+    Attributes:
+        nconmax: contacts allocated per world; the pool holds ``nconmax × N`` contacts shared by all worlds.
+            With Table 7's contact offset (margin 0.2 m) every geom pair closer than 20 cm is a contact.
+        njmax: constraint rows per world (a pyramidal condim-3 contact uses 4, a joint limit 1); hard per world.
+        njmax_nnz: non-zeros of the sparse constraint Jacobian per world (None: mujoco-warp's default).
+        warp_device: Warp device (``"cuda:0"``, ``"cpu"``) or ``"auto"`` (CUDA when available, else CPU).
+        cuda_graph: capture one control step in a CUDA graph (CUDA with a memory pool only).
+        on_overflow: ``"raise"`` (:class:`ContactOverflowError`) or ``"warn"`` (``RuntimeWarning``, once per kind).
+        overflow_check_every: check the overflow bits every k control steps (each check is one small device→host
+            copy on CUDA; the bits are sticky, so a later check still sees an earlier overflow).
+        bad_qvel: a world whose |qvel| exceeds this (rad/s, m/s) or turns NaN is reported ``bad`` and put back
+            to the model's rest pose so that it stays finite until the caller resets it.
+        kernel_cache_dir: Warp kernel cache (None: :func:`warp_cache_dir`).
+        verbose: let Warp print module compilation lines.
+    """
+
+    nconmax: int = 256
+    njmax: int = 512
+    njmax_nnz: int | None = None
+    warp_device: str = "auto"
+    cuda_graph: bool = True
+    on_overflow: str = "raise"
+    overflow_check_every: int = 1
+    bad_qvel: float = 1.0e4
+    kernel_cache_dir: str | None = None
+    verbose: bool = False
+
+    @classmethod
+    def from_extra(cls, extra: dict[str, Any] | None, **overrides: Any) -> MjWarpOptions:
+        """Options from ``SimConfig.extra`` (unknown keys ignored: they may belong to another backend) + overrides."""
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in (extra or {}).items() if k in names}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise HoiSimError(f"unknown mjwarp option(s): {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+        kw.update({k: v for k, v in overrides.items() if v is not None})
+        opts = cls(**kw)
+        if opts.on_overflow not in ("raise", "warn"):
+            raise HoiSimError(f"mjwarp on_overflow must be 'raise' or 'warn', got {opts.on_overflow!r}")
+        if opts.nconmax < 1 or opts.njmax < 1:
+            raise HoiSimError(f"mjwarp nconmax and njmax must be >= 1 (got {opts.nconmax}, {opts.njmax})")
+        return opts
+
+
+def resolve_warp_device(name: str) -> str:
+    """``"auto"`` → ``"cuda:0"`` when Warp sees a CUDA device, else ``"cpu"``; other names are returned as is."""
+    if name != "auto":
+        return name
+    return "cuda:0" if wp.is_cuda_available() else "cpu"
+
+
+@wp.kernel
+def _body_contact_forces(
+    opt_cone: int,
+    naconmax: int,
+    njmax: int,
+    geom_bodyid: wp.array(dtype=int),
+    body_slot: wp.array(dtype=int),
+    body_is_obj: wp.array(dtype=int),
+    contact_frame: wp.array(dtype=wp.mat33),
+    contact_friction: wp.array(dtype=vec5),
+    contact_dim: wp.array(dtype=int),
+    contact_efc_address: wp.array2d(dtype=int),
+    contact_worldid: wp.array(dtype=int),
+    contact_adhesion: wp.array(dtype=float),
+    contact_geom: wp.array(dtype=wp.vec2i),
+    efc_force: wp.array2d(dtype=float),
+    nacon: wp.array(dtype=int),
+    force_obj_out: wp.array2d(dtype=wp.vec3),
+    force_any_out: wp.array2d(dtype=wp.vec3),
+):
+    """Accumulate each contact's world-frame force onto its humanoid bodies ([nworld, 52] vec3, newtons).
+
+    The contact frame's normal points from geom 0 to geom 1 and a positive normal force pushes geom 1 along it, so
+    body 1 receives +F and body 0 receives −F.
+    """
+    cid = wp.tid()
+    if cid >= wp.min(nacon[0], naconmax):
+        return
+    if contact_efc_address[cid, 0] < 0:
+        return
+    w = contact_worldid[cid]
+    f6 = contact_force_fn(opt_cone, contact_frame, contact_friction, contact_dim, contact_efc_address,
+                          contact_adhesion, efc_force, njmax, nacon, w, cid, True)
+    f = wp.spatial_top(f6)
+    g = contact_geom[cid]
+    b0 = geom_bodyid[g[0]]
+    b1 = geom_bodyid[g[1]]
+    s0 = body_slot[b0]
+    s1 = body_slot[b1]
+    if s0 >= 0:
+        wp.atomic_sub(force_any_out, w, s0, f)
+        if body_is_obj[b1] != 0:
+            wp.atomic_sub(force_obj_out, w, s0, f)
+    if s1 >= 0:
+        wp.atomic_add(force_any_out, w, s1, f)
+        if body_is_obj[b0] != 0:
+            wp.atomic_add(force_obj_out, w, s1, f)
+
+
+class MjWarpBackend(SimBackend):
+    """N worlds of the CPU backend's scene on mujoco-warp, with the ``SimBackend`` interface.
+
+    Same constructor as ``MujocoBackend`` (the scene is built by ``hoi_sim.sim.scene.build_scene``), plus:
+
+    Args:
+        device: Warp/torch device: ``"cuda:0"``, ``"cpu"`` (Warp's CPU device) or None (``options.warp_device``).
+        model: a prebuilt scene ``MjModel`` to use instead of building one (names as ``scene.SceneIndex``).
+        nthread: accepted for interface compatibility with the CPU backend and ignored.
+        **options: ``MjWarpOptions`` fields, overriding ``cfg.extra``.
+    """
+
+    name = "mjwarp"
+
+    def __init__(self, num_envs: int | None = None, *, offsets: np.ndarray | None = None,
+                 hulls: list[ConvexHull] | None = None, cfg: SimConfig | None = None,
+                 motion_mass_mode: str = "dynamic", device: str | torch.device | None = None,
+                 nthread: int | None = None, log_mapping: bool = True, model: mujoco.MjModel | None = None,
+                 **options: Any) -> None:
+        del nthread
+        self.cfg = cfg or SimConfig.for_backend("mjwarp")
+        self.options = MjWarpOptions.from_extra(self.cfg.extra, **options)
+        self.cache_dir = init_warp(self.options.kernel_cache_dir, self.options.verbose)
+        self._n = int(num_envs if num_envs is not None else self.cfg.num_envs)
+        if model is None:
+            self.model, self.index, self.object_mass = build_scene(offsets, hulls, self.cfg,
+                                                                   motion_mass_mode=motion_mass_mode)
+        else:
+            self.model, self.index, self.object_mass = model, SceneIndex.from_model(model), None
+        m = self.model
+        self._nstep = self.cfg.physics_steps_per_control
+        self.wp_device = wp.get_device(resolve_warp_device(str(device) if device is not None
+                                                           else self.options.warp_device))
+        cuda = self.wp_device.is_cuda
+        self._device = torch.device("cuda", self.wp_device.ordinal) if cuda else torch.device("cpu")
+        self._stream = wp.stream_from_torch(torch.cuda.current_stream(self._device)) if cuda else None
+        self._limits = torch.as_tensor(m.jnt_range[self.index.dof_joint], dtype=torch.float32, device=self._device)
+        self._graph = None
+        self._steps = 0
+        self._warned: set[int] = set()
+        t0 = time.perf_counter()
+        with self._scope():
+            mjd = mujoco.MjData(m)
+            mujoco.mj_forward(m, mjd)
+            self.m = mjw.put_model(m)
+            self.d = mjw.put_data(m, mjd, nworld=self._n, nconmax=self.options.nconmax,
+                                  njmax=self.options.njmax, njmax_nnz=self.options.njmax_nnz)
+            self._make_views()
+        self._warm_up()
+        self.startup_s = time.perf_counter() - t0
+        """Seconds spent building and loading (or compiling) the Warp kernels."""
+        if log_mapping:
+            log.info("mjwarp backend: %d worlds on %s (graph %s), nq %d nv %d ngeom %d, nconmax %d njmax %d, "
+                     "kernels ready in %.1f s (cache %s)\n%s", self._n, self.wp_device, self._graph is not None,
+                     m.nq, m.nv, m.ngeom, self.options.nconmax, self.options.njmax, self.startup_s, self.cache_dir,
+                     describe_mapping("mjwarp"))
+
+    default_state = MujocoBackend.default_state
+    _object_rest_height = MujocoBackend._object_rest_height
+
+    # ---- set-up ----------------------------------------------------------------------------------------------
+    def _scope(self) -> Any:
+        """Context that puts Warp on this backend's device (and on torch's current CUDA stream)."""
+        if self._stream is not None:
+            return _Scopes(wp.ScopedDevice(self.wp_device), wp.ScopedStream(self._stream))
+        return wp.ScopedDevice(self.wp_device)
+
+    def _make_views(self) -> None:
+        """Zero-copy torch views of the Warp arrays and the index tensors used to gather from them."""
+        d, dev, n, ix = self.d, self._device, self._n, self.index
+        self.qpos = wp.to_torch(d.qpos)  # [N, nq]
+        self.qvel = wp.to_torch(d.qvel)  # [N, nv]
+        self.ctrl = wp.to_torch(d.ctrl)  # [N, nu]
+        self.xpos = wp.to_torch(d.xpos)  # [N, nbody, 3]
+        self.xquat = wp.to_torch(d.xquat)  # [N, nbody, 4] wxyz
+        self.cvel = wp.to_torch(d.cvel)  # [N, nbody, 6] (ang, lin) at the subtree com of the body's tree root
+        self.subtree_com = wp.to_torch(d.subtree_com)  # [N, nbody, 3]
+        self.overflow = wp.to_torch(d.overflow)  # [N] OverflowType bits, sticky until the world is reset
+        self.nefc = wp.to_torch(d.nefc)  # [N] constraint rows in use
+        self._force_obj_wp = wp.zeros((n, NUM_BODIES), dtype=wp.vec3)
+        self._force_any_wp = wp.zeros((n, NUM_BODIES), dtype=wp.vec3)
+        self.force_obj = wp.to_torch(self._force_obj_wp)  # [N, 52, 3] N, world
+        self.force_any = wp.to_torch(self._force_any_wp)
+        self._bad = torch.zeros(n, dtype=torch.bool, device=dev)
+        is_obj = np.zeros(self.model.nbody, dtype=np.int32)
+        is_obj[ix.obj_body] = 1
+        self._body_slot = wp.array(ix.body_to_humanoid.astype(np.int32), dtype=int)
+        self._body_is_obj = wp.array(is_obj, dtype=int)
+
+        def t(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(a), dtype=torch.long, device=dev)
+
+        self._body_ids = t(ix.body_ids)
+        self._body_root = t(self.model.body_rootid[ix.body_ids])
+        self._dof_q, self._dof_v, self._act = t(ix.dof_qpos), t(ix.dof_qvel), t(ix.ctrl)
+        self._qpos0 = torch.as_tensor(self.model.qpos0, dtype=torch.float32, device=dev)
+
+    def _warm_up(self) -> None:
+        """Load (or compile) every kernel with a reset and one control step from the default state, go back to
+        the default state, and capture the CUDA graph when enabled."""
+        log.info("mjwarp: loading Warp kernels (cache %s; a cold cache compiles for about a minute)", self.cache_dir)
+        all_ids = torch.arange(self._n, device=self._device)
+        default = self.default_state(self._n)
+        self.reset(all_ids, default)
+        self.check_overflow()
+        with self._scope():
+            self._control_step()
+        self.check_overflow()
+        self.reset(all_ids, default)
+        if self.wp_device.is_cuda and self.options.cuda_graph and wp.is_mempool_enabled(self.wp_device):
+            with self._scope(), wp.ScopedCapture(device=self.wp_device, stream=self._stream) as cap:
+                self._control_step()
+            self._graph = cap.graph
+        wp.synchronize_device(self.wp_device)
+
+    # ---- device-side work (captured in the CUDA graph on CUDA) ------------------------------------------------
+    def _forward(self) -> None:
+        """Kinematics, contacts and constraint forces at the current state (as ``mj_forward`` in the CPU backend),
+        then the per-body contact forces."""
+        mjw.forward(self.m, self.d)
+        self._force_obj_wp.zero_()
+        self._force_any_wp.zero_()
+        d, c = self.d, self.d.contact
+        wp.launch(_body_contact_forces, dim=d.naconmax,
+                  inputs=[int(self.m.opt.cone), d.naconmax, d.njmax, self.m.geom_bodyid, self._body_slot,
+                          self._body_is_obj, c.frame, c.friction, c.dim, c.efc_address, c.worldid, c.adhesion,
+                          c.geom, d.efc.force, d.nacon],
+                  outputs=[self._force_obj_wp, self._force_any_wp])
+
+    def _control_step(self) -> None:
+        """``physics_steps_per_control`` physics steps, then ``_forward`` at the new state; the next step warm-starts
+        from its accelerations (as the CPU backend does)."""
+        for _ in range(self._nstep):
+            mjw.step(self.m, self.d)
+        self._forward()
+        wp.copy(self.d.qacc_warmstart, self.d.qacc)
+
+    # ---- interface -------------------------------------------------------------------------------------------
+    @property
+    def num_envs(self) -> int:
+        return self._n
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def sim_dt(self) -> float:
+        return self.cfg.sim_dt
+
+    @property
+    def control_dt(self) -> float:
+        return self.cfg.control_dt
+
+    @property
+    def physics_dt(self) -> float:
+        return float(self.model.opt.timestep)
+
+    @property
+    def dof_limits(self) -> torch.Tensor:
+        return self._limits.clone()
+
+    def reset(self, env_ids: torch.Tensor, state: ResetState) -> None:
+        env_ids = torch.as_tensor(env_ids).to(self._device, torch.long)
+        self._check_reset(env_ids, state)
+        if state.num == 0:
+            return
+        s, ix, dev = state.to(self._device), self.index, self._device
+        root_quat, obj_quat = rot.quat_normalize(s.root_quat), rot.quat_normalize(s.obj_quat)
+        q = self._qpos0.repeat(state.num, 1)
+        v = torch.zeros(state.num, self.model.nv, device=dev)
+        q[:, ix.root_qpos:ix.root_qpos + 3] = s.root_pos
+        q[:, ix.root_qpos + 3:ix.root_qpos + 7] = root_quat
+        q[:, self._dof_q] = s.dof_pos
+        q[:, ix.obj_qpos:ix.obj_qpos + 3] = s.obj_pos
+        q[:, ix.obj_qpos + 3:ix.obj_qpos + 7] = obj_quat
+        # free joints: linear velocity in the world frame, angular velocity in the body frame
+        v[:, ix.root_qvel:ix.root_qvel + 3] = s.root_lin_vel
+        v[:, ix.root_qvel + 3:ix.root_qvel + 6] = rot.quat_rotate(rot.quat_conj(root_quat), s.root_ang_vel)
+        v[:, self._dof_v] = s.dof_vel
+        v[:, ix.obj_qvel:ix.obj_qvel + 3] = s.obj_lin_vel
+        v[:, ix.obj_qvel + 3:ix.obj_qvel + 6] = rot.quat_rotate(rot.quat_conj(obj_quat), s.obj_ang_vel)
+        mask = torch.zeros(self._n, dtype=torch.bool, device=dev)
+        mask[env_ids] = True
+        with self._scope():
+            # zeroes warm start, applied forces, time, ctrl, contacts and overflow bits of the reset worlds only
+            mjw.reset_data(self.m, self.d, wp.from_torch(mask))
+            self.qpos[env_ids] = q
+            self.qvel[env_ids] = v
+            self.ctrl[env_ids.unsqueeze(1), self._act] = s.dof_pos
+            self._forward()  # all worlds: the others are recomputed at their unchanged state
+        self._bad[env_ids] = False
+
+    def set_pd_targets(self, targets: torch.Tensor) -> None:
+        self._check_targets(targets)
+        self.ctrl[:, self._act] = targets.to(self._device, torch.float32)
+
+    def step(self) -> None:
+        with self._scope():
+            if self._graph is not None:
+                wp.capture_launch(self._graph, stream=self._stream)
+            else:
+                self._control_step()
+        self._mark_bad()
+        self._steps += 1
+        if self._steps % max(1, self.options.overflow_check_every) == 0:
+            self.check_overflow()
+
+    def _mark_bad(self) -> None:
+        """Flag worlds whose state is non-finite or exploded and put them back at the model's rest pose so that
+        they stay finite until the caller resets them (device-side, no host sync)."""
+        bad = (~torch.isfinite(self.qpos).all(1)) | ~(self.qvel.abs() <= self.options.bad_qvel).all(1)
+        self._bad |= bad
+        self.qpos.copy_(torch.where(bad[:, None], self._qpos0, self.qpos))
+        self.qvel.masked_fill_(bad[:, None], 0.0)
+
+    def check_overflow(self) -> None:
+        """Raise :class:`ContactOverflowError` (or warn) if any world dropped contacts or constraint rows."""
+        bits = self.overflow & DROPPING_OVERFLOWS
+        flags = int(np.bitwise_or.reduce(bits.cpu().numpy())) if self._n else 0
+        if not flags:
+            return
+        msg = self.overflow_message(flags)
+        if self.options.on_overflow == "raise":
+            raise ContactOverflowError(msg)
+        if flags not in self._warned:
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+            self._warned.add(flags)
+        self.overflow.zero_()
+
+    def overflow_message(self, flags: int) -> str:
+        """One line naming the overflow kinds, the counts reached and the setting to raise."""
+        c, o = self.contact_counts(), self.options
+        worlds = int(((self.overflow & DROPPING_OVERFLOWS) != 0).sum())
+        parts = []
+        if flags & int(OverflowType.NARROWPHASE | OverflowType.BROADPHASE | OverflowType.CCD):
+            parts.append(f"{c['nacon']} contacts > pool of {c['naconmax']} (nconmax {o.nconmax} × {self._n} worlds)"
+                         f"; raise nconmax")
+        if flags & int(OverflowType.NEFC):
+            parts.append(f"a world needs {c['max_nefc']} constraint rows > njmax {o.njmax}; raise njmax")
+        if flags & int(OverflowType.NJMAX_NNZ):
+            parts.append(f"constraint Jacobian non-zeros > njmax_nnz {self.d.njmax_nnz}; raise njmax_nnz")
+        kinds = [k.name for k in (OverflowType.NEFC, OverflowType.NJMAX_NNZ, OverflowType.BROADPHASE,
+                                  OverflowType.NARROWPHASE, OverflowType.CCD) if flags & int(k)]
+        return (f"mjwarp buffer overflow ({'|'.join(kinds)}) in {worlds} of {self._n} worlds after {self._steps} "
+                f"control steps: {'; '.join(parts)} (sim settings, cfg/sim/mjwarp.yaml extra:)")
+
+    def contact_counts(self) -> dict[str, int]:
+        """Buffer use now: ``nacon`` contacts in the pool of ``naconmax``; ``max_nefc`` rows of ``njmax``."""
+        return {"nacon": int(self.d.nacon.numpy()[0]), "naconmax": int(self.d.naconmax),
+                "max_nefc": int(self.nefc.max()), "njmax": int(self.d.njmax)}
+
+    def state(self) -> SimState:
+        ix, qp, qv = self.index, self.qpos, self.qvel
+        root_quat = qp[:, ix.root_qpos + 3:ix.root_qpos + 7].clone()
+        obj_quat = qp[:, ix.obj_qpos + 3:ix.obj_qpos + 7].clone()
+        xpos = self.xpos[:, self._body_ids]
+        cvel = self.cvel[:, self._body_ids]
+        ang = cvel[..., 0:3]
+        lin = cvel[..., 3:6] + torch.cross(ang, xpos - self.subtree_com[:, self._body_root], dim=-1)
+        thr = self.cfg.contact_force_threshold
+        return SimState(
+            root_pos=qp[:, ix.root_qpos:ix.root_qpos + 3].clone(), root_quat=root_quat,
+            root_lin_vel=qv[:, ix.root_qvel:ix.root_qvel + 3].clone(),
+            root_ang_vel=rot.quat_rotate(root_quat, qv[:, ix.root_qvel + 3:ix.root_qvel + 6]),
+            dof_pos=qp[:, self._dof_q], dof_vel=qv[:, self._dof_v],
+            obj_pos=qp[:, ix.obj_qpos:ix.obj_qpos + 3].clone(), obj_quat=obj_quat,
+            obj_lin_vel=qv[:, ix.obj_qvel:ix.obj_qvel + 3].clone(),
+            obj_ang_vel=rot.quat_rotate(obj_quat, qv[:, ix.obj_qvel + 3:ix.obj_qvel + 6]),
+            body_pos=xpos, body_quat=self.xquat[:, self._body_ids], body_lin_vel=lin, body_ang_vel=ang.clone(),
+            contact_obj=(self.force_obj.abs() > thr).any(-1), contact_any=(self.force_any.abs() > thr).any(-1),
+            force_obj=self.force_obj.clone(), force_any=self.force_any.clone(), bad=self._bad.clone())
+
+    def close(self) -> None:
+        self._graph = None
+
+
+class _Scopes:
+    """Enter several context managers as one."""
+
+    def __init__(self, *cms: Any) -> None:
+        self.cms = cms
+
+    def __enter__(self) -> None:
+        for c in self.cms:
+            c.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        for c in reversed(self.cms):
+            c.__exit__(*exc)
+
+
+__all__ = ["ContactOverflowError", "MjWarpBackend", "MjWarpOptions", "init_warp", "warp_cache_dir"]

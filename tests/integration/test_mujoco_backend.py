@@ -1,0 +1,178 @@
+"""The MuJoCo CPU backend: reset on FK, timing, contacts (object vs anything), bad envs, Table 7 in the model."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+import torch
+
+from hoi_sim.humanoid.kinematics import forward_kinematics
+from hoi_sim.objects.hulls import box_hull
+from hoi_sim.sim import ResetState, make_backend
+from hoi_sim.sim.config import SimConfig
+from hoi_sim.sim.mujoco import MujocoBackend, contact_world_forces
+from hoi_sim.skeleton import BODY_INDEX, FEET, LEFT_HAND, NUM_DOFS, neutral_offsets
+
+CFG = SimConfig.for_backend("mujoco")
+
+
+def _random_pose(sim: MujocoBackend, n: int, seed: int) -> ResetState:
+    g = torch.Generator().manual_seed(seed)
+    s = sim.default_state(n)
+    lim = sim.dof_limits
+    lo, hi = torch.clamp(lim[:, 0], min=-0.5), torch.clamp(lim[:, 1], max=0.5)
+    s.dof_pos = lo + (hi - lo) * torch.rand(n, NUM_DOFS, generator=g)
+    s.root_quat = torch.nn.functional.normalize(torch.randn(n, 4, generator=g), dim=-1)
+    s.root_pos[:, 2] = 2.0  # in the air: no contact, no constraint forces at reset
+    return s
+
+
+@pytest.fixture(scope="module")
+def sim() -> MujocoBackend:
+    s = MujocoBackend(3, cfg=CFG, offsets=neutral_offsets() * 1.04, log_mapping=False)
+    yield s
+    s.close()
+
+
+def test_reset_puts_bodies_on_fk(sim: MujocoBackend) -> None:
+    s = _random_pose(sim, 2, seed=0)
+    sim.reset(torch.tensor([0, 2]), s)
+    st = sim.state()
+    st.validate()
+    pos, quat = forward_kinematics(s.root_pos.double(), s.root_quat.double(), s.dof_pos.double(),
+                                   neutral_offsets() * 1.04)
+    assert (st.body_pos[[0, 2]].double() - pos).abs().max() < 1e-5
+    dots = (st.body_quat[[0, 2]].double() * quat).sum(-1).abs()
+    assert (1 - dots).max() < 1e-6
+    torch.testing.assert_close(st.dof_pos[[0, 2]], s.dof_pos)
+
+
+def test_reset_velocities_are_world_frame(sim: MujocoBackend) -> None:
+    s = _random_pose(sim, 1, seed=1)
+    s.root_lin_vel[:] = torch.tensor([0.3, -0.2, 0.1])
+    s.root_ang_vel[:] = torch.tensor([0.5, 1.0, -2.0])
+    s.obj_ang_vel[:] = torch.tensor([0.0, 0.0, 1.5])
+    s.obj_quat[:] = torch.nn.functional.normalize(torch.tensor([[0.9, 0.1, 0.3, 0.2]]), dim=-1)
+    sim.reset(torch.tensor([1]), s)
+    st = sim.state()
+    torch.testing.assert_close(st.root_ang_vel[1], s.root_ang_vel[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(st.obj_ang_vel[1], s.obj_ang_vel[0], atol=1e-5, rtol=0)
+    # no joint motion: every body moves rigidly with the root
+    rel = st.body_pos[1] - st.root_pos[1]
+    expect = s.root_lin_vel[0] + torch.cross(s.root_ang_vel[0].expand_as(rel), rel, dim=-1)
+    torch.testing.assert_close(st.body_lin_vel[1], expect, atol=1e-4, rtol=0)
+
+
+def test_step_advances_control_dt(sim: MujocoBackend) -> None:
+    sim.reset(torch.arange(3), sim.default_state(3))
+    sim.set_pd_targets(sim.state().dof_pos)
+    sim.step()
+    assert sim.physics_dt == pytest.approx(1 / 240) and sim.control_dt == pytest.approx(1 / 30)
+    assert sim.sim_dt == pytest.approx(1 / 60)
+    assert [d.time for d in sim.datas] == pytest.approx([1 / 30] * 3)
+    assert not sim.state().bad.any()
+
+
+def test_model_carries_table7() -> None:
+    s = MujocoBackend(1, cfg=CFG, log_mapping=False)
+    m, ix = s.model, s.index
+    obj = ix.geom_is_object
+    assert m.opt.timestep == pytest.approx(1 / 240)
+    assert np.allclose(m.geom_friction[obj, 0], 0.6) and (m.geom_priority[obj] == 1).all()
+    assert np.allclose(m.geom_gap, 0.2) and np.allclose(m.geom_margin, 0.0)
+    assert m.geom_solref[obj, 1] == pytest.approx(SimConfig.restitution_to_dampratio(0.05))
+    assert m.geom_solref[ix.floor_geom, 1] == pytest.approx(SimConfig.restitution_to_dampratio(0.1))
+    assert m.body_mass[ix.obj_body] == pytest.approx(1000 * 0.3**3, rel=1e-4)  # 30 cm default box, density 1000
+    fixed = MujocoBackend(1, cfg=CFG.with_overrides(mass_mode="fixed"), motion_mass_mode="static",
+                          log_mapping=False)
+    assert fixed.model.body_mass[fixed.index.obj_body] == pytest.approx(10000)
+    s.close()
+    fixed.close()
+
+
+def _box_on_left_hand() -> tuple[MujocoBackend, ResetState]:
+    half = 0.03
+    sim = MujocoBackend(2, cfg=CFG, hulls=[box_hull((half, half, half))], log_mapping=False)
+    s = sim.default_state(2)
+    s.root_pos[:, 2] -= 0.002  # feet on the floor
+    pos, _ = forward_kinematics(s.root_pos, s.root_quat, s.dof_pos)
+    wrist = pos[0, BODY_INDEX["L_Wrist"]]
+    s.obj_pos[:] = wrist + torch.tensor([0.0, 0.0, 0.07])
+    return sim, s
+
+
+def test_object_on_hand_sets_hand_contact_not_feet() -> None:
+    sim, s = _box_on_left_hand()
+    sim.reset(torch.arange(2), s)
+    sim.set_pd_targets(s.dof_pos)
+    for _ in range(15):
+        sim.step()
+    st = sim.state()
+    hand = torch.tensor([BODY_INDEX[b] for b in LEFT_HAND])
+    feet = torch.tensor([BODY_INDEX[b] for b in FEET])
+    assert st.contact_obj[0, hand].any(), "the box should rest on the left hand"
+    assert not st.contact_obj[0, feet].any()
+    assert st.contact_any[0, feet].any() and st.contact_any[0, hand].any()
+    others = torch.ones(52, dtype=torch.bool)
+    others[hand] = False
+    assert not st.contact_obj[0, others].any()
+    # the box (0.216 kg) pushes the hand down with about its weight; the ground carries the humanoid
+    weight = float(sim.model.body_mass[sim.index.obj_body]) * 9.81
+    assert float(st.force_obj[0, hand, 2].sum()) == pytest.approx(-weight, rel=0.25)
+    total = float(sim.model.body_subtreemass[sim.index.body_ids[0]]) * 9.81
+    assert float(st.force_any[0, feet, 2].sum()) == pytest.approx(total + weight, rel=0.25)
+    assert (st.obj_pos[0, 2] > 0.5) and not st.bad.any()
+    sim.close()
+
+
+def test_contact_decoding_matches_engine() -> None:
+    sim, s = _box_on_left_hand()
+    sim.reset(torch.arange(2), s)
+    sim.set_pd_targets(s.dof_pos)
+    for _ in range(5):
+        sim.step()
+    m, d = sim.model, sim.datas[0]
+    geom, fw = contact_world_forces(m, d)
+    active = [i for i in range(d.ncon) if d.contact[i].efc_address >= 0]
+    assert len(active) == len(geom) > 0
+    for k, i in enumerate(active):
+        out = np.zeros(6)
+        mujoco.mj_contactForce(m, d, i, out)
+        world = d.contact[i].frame.reshape(3, 3).T @ out[:3]
+        np.testing.assert_allclose(fw[k], world, atol=1e-8)
+    sim.close()
+
+
+def test_bad_env_is_flagged_and_reset_alone() -> None:
+    ref = make_backend("mujoco", num_envs=3, cfg=CFG, log_mapping=False)
+    sim = make_backend("mujoco", num_envs=3, cfg=CFG, log_mapping=False)
+    good = ref.default_state(3)
+    poisoned = ref.default_state(3)
+    poisoned.dof_vel[1, 5] = float("nan")
+    ref.reset(torch.arange(3), good)
+    sim.reset(torch.arange(3), poisoned)
+    for b in (ref, sim):
+        b.set_pd_targets(good.dof_pos)
+        b.step()
+        b.step()
+    a, r = sim.state(), ref.state()
+    assert a.bad.tolist() == [False, True, False]
+    for name in ("root_pos", "dof_pos", "body_pos", "obj_pos"):
+        assert torch.equal(getattr(a, name)[[0, 2]], getattr(r, name)[[0, 2]]), name
+    sim.reset(torch.tensor([1]), good.select([1]))
+    sim.step()
+    ref.step()
+    a, r = sim.state(), ref.state()
+    assert not a.bad.any()
+    assert torch.isfinite(a.body_pos).all()
+    assert torch.equal(a.body_pos[[0, 2]], r.body_pos[[0, 2]])
+    # an env that blows up inside the rollout (MuJoCo resets it and its clock) is caught as well
+    sim.datas[2].qvel[7] = float("nan")
+    sim.step()
+    ref.step()
+    a, r = sim.state(), ref.state()
+    assert a.bad.tolist() == [False, False, True]
+    assert torch.equal(a.body_pos[0], r.body_pos[0]) and torch.isfinite(a.body_pos[1]).all()
+    sim.close()
+    ref.close()
