@@ -1,0 +1,143 @@
+"""Reward sets: composition rules, named sets, and the identities at sim == reference."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from hoi_sim import skeleton as sk
+from hoi_sim.envs.toy import toy_motion
+from hoi_sim.errors import InputError
+from hoi_sim.motions.library import MotionLibrary
+from hoi_sim.rewards import (
+    NAMED_SETS,
+    RewardContext,
+    RewardSet,
+    load_reward_set,
+    reward_set_from_dict,
+)
+
+
+@pytest.fixture(scope="module")
+def lib() -> MotionLibrary:
+    return MotionLibrary([toy_motion(30, seed=3)])
+
+
+def make_ctx(lib: MotionLibrary, frames=(5, 12), full_hand_contact: bool = False) -> RewardContext:
+    """A context whose simulated state equals the reference (contacts = annotated labels)."""
+    ids = torch.zeros(len(frames), dtype=torch.long)
+    ref = lib.frame_state(ids, torch.tensor(frames))
+    touch = ref.contact_label > 0
+    if full_hand_contact:
+        for hand in (sk.LEFT_HAND, sk.RIGHT_HAND):
+            hid = torch.tensor(sk.body_ids(hand))
+            touch[:, hid] |= touch[:, hid].any(-1, keepdim=True)
+    sim = SimpleNamespace(**{k: v.clone() for k, v in vars(ref).items()}, contact_obj=touch.clone(),
+                          contact_any=touch.clone(), force_any=torch.zeros(len(frames), 52, 3))
+    return RewardContext(sim=sim, ref=ref, obj_points=lib.obj_points[ids], prev_dof_vel=ref.dof_vel.clone(),
+                         prev_obj_lin_vel=ref.obj_lin_vel.clone(), prev_obj_ang_vel=ref.obj_ang_vel.clone(),
+                         steps_since_reset=torch.full((len(frames),), 5), control_dt=1 / 30)
+
+
+@pytest.mark.parametrize("name", ["tr", "tr_lr", "tr_lr_cr"])
+def test_paper_sets_at_reference(lib: MotionLibrary, name: str) -> None:
+    r, info = RewardSet(load_reward_set(name))(make_ctx(lib))
+    assert torch.allclose(r, torch.ones(2), atol=1e-5)  # TR = 1, LR = CR = 0
+    assert torch.allclose(info["group/tr"], torch.ones(2), atol=1e-5)
+    if name != "tr":
+        assert torch.all(info["raw/keypoint_label"] == 0)
+    if name == "tr_lr_cr":
+        assert torch.allclose(info["raw/keypoint_contact"], torch.zeros(2), atol=1e-9)
+
+
+def test_intermimic_set_at_reference(lib: MotionLibrary) -> None:
+    r, info = RewardSet(load_reward_set("intermimic"))(make_ctx(lib, full_hand_contact=True))
+    assert torch.allclose(r, torch.ones(2), atol=1e-4)
+    # only the wrists touch: each hand's factor is 0.5·(1 + exp(−5·15/16))
+    r2, info2 = RewardSet(load_reward_set("intermimic"))(make_ctx(lib))
+    hand = 0.5 * (1 + math.exp(-5 * 15 / 16))
+    assert torch.allclose(info2["raw/cg_hand"], torch.full((2,), hand * hand), atol=1e-6)
+    assert torch.allclose(r2, info2["raw/cg_hand"], atol=1e-4)
+
+
+def test_tracking_group_is_exp_of_weighted_sum(lib: MotionLibrary) -> None:
+    ctx = make_ctx(lib)
+    ctx.sim.body_pos = ctx.sim.body_pos + torch.tensor([0.1, 0.0, 0.0])  # every body 10 cm off
+    ctx.sim.obj_pos = ctx.sim.obj_pos + torch.tensor([0.0, 0.2, 0.0])
+    cfg = load_reward_set("tr")
+    r, info = RewardSet(cfg)(ctx)
+    assert torch.allclose(info["raw/body_pos"], torch.full((2,), 0.01), atol=1e-6)
+    assert torch.allclose(info["raw/obj_pos"], torch.full((2,), 0.04), atol=1e-6)
+    w = {n: t.weight for n, t in cfg.active_terms().items()}
+    expected = math.exp(-(w["body_pos"] * 0.01 + w["obj_pos"] * 0.04))
+    assert torch.allclose(r, torch.full((2,), expected), atol=1e-5)
+    assert torch.allclose(info["weighted/body_pos"], torch.full((2,), math.exp(-w["body_pos"] * 0.01)), atol=1e-6)
+
+
+def test_lr_and_cr_penalties_enter_linearly(lib: MotionLibrary) -> None:
+    ctx = make_ctx(lib)
+    ctx.sim.contact_obj[:, sk.BODY_INDEX["L_Wrist"]] = False  # one missed annotated contact
+    ctx.sim.obj_pos = ctx.sim.obj_pos + torch.tensor([0.0, 0.0, 0.3])  # graph gap 0.3 m
+    cfg = load_reward_set("tr_lr_cr")
+    r, info = RewardSet(cfg)(ctx)
+    assert torch.all(info["raw/keypoint_label"] == 1)
+    assert torch.allclose(info["raw/keypoint_contact"], torch.full((2,), 0.09), atol=1e-5)
+    w_lr, w_cr = cfg.terms["keypoint_label"].weight, cfg.terms["keypoint_contact"].weight
+    assert torch.allclose(r, info["group/tr"] + w_lr * 1 + w_cr * 0.09, atol=1e-5)
+
+
+def test_keypoint_contact_forms(lib: MotionLibrary) -> None:
+    ctx = make_ctx(lib)
+    ctx.ref.ig_body_offset = torch.full_like(ctx.ref.ig_body_offset, 0.05)
+    ctx.sim.ig_body_offset = ctx.ref.ig_body_offset
+    base = {"name": "x", "terms": {"cr": {"kernel": "keypoint_contact", "weight": 1.0}}}
+    joint = RewardSet(reward_set_from_dict(base))(ctx)[0]
+    base["terms"]["cr"]["params"] = {"form": "surface"}
+    surface = RewardSet(reward_set_from_dict(base))(ctx)[0]
+    base["terms"]["cr"]["params"] = {"form": "surface", "target": "reference"}
+    rel = RewardSet(reward_set_from_dict(base))(ctx)[0]
+    assert torch.allclose(joint, torch.zeros(2), atol=1e-9)
+    assert torch.all(surface > 1e-4)  # the surface keypoint is 5 cm·√3 off the paired object point
+    assert torch.allclose(rel, torch.zeros(2), atol=1e-9)  # the reference's own gap is not penalised
+
+
+def test_none_disables_and_product_rule(lib: MotionLibrary) -> None:
+    ctx = make_ctx(lib)
+    ctx.sim.body_pos = ctx.sim.body_pos + torch.tensor([0.1, 0.0, 0.0])
+    d = {"name": "p", "combine": "product", "terms": {
+        "a": {"kernel": "body_pos", "weight": 10.0, "form": "exp"},
+        "b": {"kernel": "body_pos", "weight": 2.0, "form": "linear"},
+        "c": None,
+        "d": {"kernel": "obj_pos", "enabled": False}}}
+    cfg = reward_set_from_dict(d)
+    assert list(cfg.active_terms()) == ["a", "b"]
+    r, info = RewardSet(cfg)(ctx)
+    assert torch.allclose(r, torch.full((2,), math.exp(-0.1) * 0.02), atol=1e-6)
+    assert "raw/c" not in info and "raw/d" not in info
+    d["combine"] = "sum"
+    r_sum = RewardSet(reward_set_from_dict(d))(ctx)[0]
+    assert torch.allclose(r_sum, torch.full((2,), math.exp(-0.1) + 0.02), atol=1e-6)
+
+
+def test_config_errors() -> None:
+    with pytest.raises(InputError):
+        reward_set_from_dict({"terms": {"x": {"kernel": "no_such_kernel"}}})
+    with pytest.raises(InputError):
+        reward_set_from_dict({"combine": "max", "terms": {}})
+    with pytest.raises(InputError):
+        reward_set_from_dict({"terms": {"x": {"kernel": "body_pos", "wieght": 1.0}}})
+    with pytest.raises(InputError):
+        load_reward_set("no_such_set")
+    with pytest.raises(InputError):
+        RewardSet(reward_set_from_dict({"terms": {"x": None}}))
+
+
+def test_named_sets_load() -> None:
+    for name in NAMED_SETS:
+        assert load_reward_set(name).name == name
+    im = load_reward_set("intermimic")
+    assert im.combine == "product"
+    assert im.terms["pv"] is None and im.terms["p"].weight == 30.0 and im.terms["r"].weight == 1.5
