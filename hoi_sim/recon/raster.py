@@ -1,7 +1,8 @@
 """A hard z-buffer rasteriser (numpy) for synthetic masks: which mesh is visible at each pixel.
 
 Not differentiable (the solver's silhouette renderer is ``recon.render``); used to make ground-truth visible masks
-and preview frames. Pixel centres are at integer coordinates (x right, y down), as for the app's 2D points.
+and preview frames. Pixel (i, j) has its centre at (j + 0.5, i + 0.5) (x right, y down), like the solver's renderer
+(``recon.render``), so the pixel containing a projected point ``uv`` is ``floor(uv)``.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def rasterize_labels(meshes: list[tuple[np.ndarray, np.ndarray]], K: np.ndarray,
         return label.reshape(height, width), depth.reshape(height, width)
     uv = project(tri, K)  # [F,3,2]
     z = tri[..., 2]
-    x0 = np.clip(np.ceil(uv[..., 0].min(1)), 0, width).astype(np.int64)
-    x1 = np.clip(np.floor(uv[..., 0].max(1)), -1, width - 1).astype(np.int64)
-    y0 = np.clip(np.ceil(uv[..., 1].min(1)), 0, height).astype(np.int64)
-    y1 = np.clip(np.floor(uv[..., 1].max(1)), -1, height - 1).astype(np.int64)
+    x0 = np.clip(np.ceil(uv[..., 0].min(1) - 0.5), 0, width).astype(np.int64)
+    x1 = np.clip(np.floor(uv[..., 0].max(1) - 0.5), -1, width - 1).astype(np.int64)
+    y0 = np.clip(np.ceil(uv[..., 1].min(1) - 0.5), 0, height).astype(np.int64)
+    y1 = np.clip(np.floor(uv[..., 1].max(1) - 0.5), -1, height - 1).astype(np.int64)
     bw, bh = x1 - x0 + 1, y1 - y0 + 1
     ok = (bw > 0) & (bh > 0)
     idx = np.flatnonzero(ok)
@@ -70,7 +71,7 @@ def _raster_chunk(sel: np.ndarray, uv: np.ndarray, z: np.ndarray, x0: np.ndarray
     px = x0[tri] + k % bw[tri]
     py = y0[tri] + k // bw[tri]
     a, b, c = uv[tri, 0], uv[tri, 1], uv[tri, 2]
-    p = np.stack([px, py], axis=1).astype(np.float64)
+    p = np.stack([px, py], axis=1).astype(np.float64) + 0.5
 
     def edge(p0: np.ndarray, p1: np.ndarray, q: np.ndarray) -> np.ndarray:
         return (p1[:, 0] - p0[:, 0]) * (q[:, 1] - p0[:, 1]) - (p1[:, 1] - p0[:, 1]) * (q[:, 0] - p0[:, 0])

@@ -144,16 +144,17 @@ def _json_default(o: Any) -> Any:
 
 
 # ---- Open4DHOI all_parameters_*.json (release A layout, notes §4.1) -------------------------------------------
-def write_all_parameters(seq: HOISequence, session_dir: str | os.PathLike, *, object_scale: float = 1.0,
+def write_all_parameters(seq: HOISequence, out_dir: str | os.PathLike, *, object_scale: float = 1.0,
                          kp_records: dict | None = None, human_global: SmplxParams | None = None,
                          object_mesh_path: str | None = None, stamp: str | None = None) -> Path:
-    """Write ``session_dir/final_optimized_parameters/all_parameters_<stamp>.json`` (release A layout + B's camera).
+    """Write ``out_dir/all_parameters_<stamp>.json`` (release A layout + B's ``camera``); the app's place for it is
+    ``SESSION/final_optimized_parameters/``.
 
     Frames are absolute [start, end) with unpadded keys; hands nested as (1, 45); ``poses``/``centers`` act on the
     centred, scaled mesh. ``human_global`` (GVHMR world) fills ``smpl_params_global_subset`` when given.
     """
     stamp = stamp or time.strftime("%Y%m%d_%H%M%S")
-    out_dir = Path(session_dir) / "final_optimized_parameters"
+    out_dir = Path(out_dir)
     start, T = seq.start_frame, seq.num_frames
     keys = [str(start + i) for i in range(T)]
     h = seq.human.as_dict()
@@ -181,12 +182,14 @@ def write_all_parameters(seq: HOISequence, session_dir: str | os.PathLike, *, ob
     return path
 
 
-def newest_all_parameters(session_dir: str | os.PathLike) -> Path:
-    """The newest ``final_optimized_parameters/all_parameters_*.json`` by modification time."""
-    files = sorted((Path(session_dir) / "final_optimized_parameters").glob("all_parameters_*.json"),
+def newest_all_parameters(folder: str | os.PathLike) -> Path:
+    """The newest ``all_parameters_*.json`` (by mtime) in ``folder`` or its ``final_optimized_parameters``."""
+    folder = Path(folder)
+    files = sorted([*folder.glob("all_parameters_*.json"),
+                    *(folder / "final_optimized_parameters").glob("all_parameters_*.json")],
                    key=lambda p: p.stat().st_mtime)
     if not files:
-        raise InputError(f"{session_dir}: no final_optimized_parameters/all_parameters_*.json")
+        raise InputError(f"{folder}: no all_parameters_*.json (nor final_optimized_parameters/all_parameters_*.json)")
     return files[-1]
 
 

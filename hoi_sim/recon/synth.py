@@ -172,7 +172,7 @@ def farthest_point_sample(points: np.ndarray, n: int) -> np.ndarray:
 def _tracks(uv: np.ndarray, obj_mask: np.ndarray, n: int) -> np.ndarray:
     """Vertex ids of ``n`` FPS-spread projected vertices, preferring ones on the visible object mask."""
     H, W = obj_mask.shape
-    px = np.round(uv).astype(np.int64)
+    px = np.floor(uv).astype(np.int64)
     inside = (px[:, 0] >= 0) & (px[:, 0] < W) & (px[:, 1] >= 0) & (px[:, 1] < H)
     cand = np.flatnonzero(inside)
     if cand.size == 0:
@@ -237,6 +237,9 @@ def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, nois
     hverts_c = body_c.vertices.detach().cpu().numpy().astype(np.float64)
     hfaces = body_model.faces.detach().cpu().numpy()
 
+    for d in ("mask_dir", "human_mask_dir"):  # no stale masks from an earlier, longer session
+        for old in (out / d).glob("*.png"):
+            old.unlink()
     say(f"rendering {T} frames at {W}x{H}")
     contact = np.full((T, 87), -1, np.int64)
     track_v = np.full((T, NUM_TRACKS), -1, np.int64)
