@@ -1,8 +1,9 @@
 """``hoi-sim synth MOTION [--object MESH] -o SESSION``: a synthetic annotated session with ground truth.
 
-MOTION is a HOIMotion ``.npz`` or an InterMimic ``.pt`` clip (its object mesh is looked up by name in the folder
-of ``--object``, or in an ``objects`` folder beside the clip). ``--object`` replaces the motion's mesh (centred at
-its vertex mean). The session is written in the annotation app's release-B layout with ``ground_truth.npz``.
+MOTION is a HOIMotion ``.npz``, an InterMimic ``.pt`` clip (its object mesh is looked up by name in the folder of
+``--object``, or in an ``objects`` folder beside the clip) or ``toy`` (a built-in clip holding a ball).
+``--object`` replaces the motion's mesh (centred at its vertex mean). The session is written in the annotation
+app's release-B layout (``--layout A`` for release A) with ``ground_truth.npz`` beside it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", default="256x256", help="image size WxH (even numbers; default 256x256)")
     p.add_argument("--azimuth", type=float, default=None, help="camera azimuth (deg, z-up world); default: "
                    "30 deg off the person's facing direction at frame 0")
+    p.add_argument("--layout", choices=("A", "B"), default="B",
+                   help="annotation-app release layout to write (default B)")
     p.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
     p.set_defaults(func=run)
 
@@ -54,9 +57,13 @@ def load_motion_any(path: Path, object_mesh: Path | None):
     from hoi_sim.motions import from_intermimic, load_motion
     from hoi_sim.recon.session_io import read_obj
 
-    if not path.is_file():
+    if str(path) == "toy":
+        from hoi_sim.recon.toy import toy_hoi_motion
+
+        motion = toy_hoi_motion(12)
+    elif not path.is_file():
         raise InputError(f"{path}: motion file not found")
-    if path.suffix == ".pt":
+    elif path.suffix == ".pt":
         motion = from_intermimic(path, object_mesh.parent if object_mesh is not None else None)
     elif path.suffix == ".npz":
         motion = load_motion(path)
@@ -90,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"loading {args.motion}", flush=True)
     motion = load_motion_any(args.motion, args.object)
     make_synthetic_session(motion, out, noise=noise, seed=args.seed, frames=args.frames, image_size=size,
-                           azimuth_deg=args.azimuth, progress=lambda m: print(m, flush=True))
+                           azimuth_deg=args.azimuth, layout=args.layout, progress=lambda m: print(m, flush=True))
     from hoi_sim.recon.ingest import load_session
 
     inp = load_session(out, load_masks=False)

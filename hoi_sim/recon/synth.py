@@ -16,7 +16,6 @@ rotation, as a reconstructed mesh would be).
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,12 +26,10 @@ from scipy.spatial.transform import Rotation
 
 from hoi_sim import rotations as rot
 from hoi_sim.errors import InputError
-from hoi_sim.io_utils import write_text_atomic
-from hoi_sim.recon import session_io as sio
-from hoi_sim.recon.annotations import to_json
 from hoi_sim.recon.raster import project, rasterize_labels
 from hoi_sim.recon.sequence import HOISequence, save_sequence
-from hoi_sim.recon.types import SMPLX_FIELDS, SmplxParams
+from hoi_sim.recon.synth_files import SessionData, write_session
+from hoi_sim.recon.types import SmplxParams
 from hoi_sim.skeleton import NUM_BODIES, SMPLX_JOINT_IDS
 
 C_S2H = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
@@ -185,12 +182,12 @@ def _tracks(uv: np.ndarray, obj_mask: np.ndarray, n: int) -> np.ndarray:
 def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, noise: SynthNoise | None = None,
                            seed: int = 0, frames: int | None = None, image_size: tuple[int, int] = (256, 256),
                            azimuth_deg: float | None = None, elevation_deg: float = 10.0, file_scale: float = 1.5,
-                           write_video: bool = True, progress=None) -> Path:
+                           layout: str = "B", write_video: bool = True, progress=None) -> Path:
     """Write a complete release-B session for ``motion`` into ``out_dir`` with ``ground_truth.npz`` beside it.
 
     ``frames``: use the first N frames (default all); ``image_size`` (H, W); ``azimuth_deg`` default: facing the
-    person at frame 0; ``file_scale``: ``obj_poses.scale`` (``obj_org.obj`` holds vertices / scale).
-    Returns ``out_dir``.
+    person at frame 0; ``file_scale``: ``obj_poses.scale`` (``obj_org.obj`` holds vertices / scale); ``layout``:
+    'B' (one noisy object translation) or 'A' (a noisy centre per frame, ``hand_pose.json``). Returns ``out_dir``.
     """
     from hoi_sim.body.base import BodyParams  # noqa: F401  (fails early when the body package is absent)
 
@@ -202,6 +199,8 @@ def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, nois
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
     T = motion.num_frames if frames is None else min(int(frames), motion.num_frames)
+    if layout not in ("A", "B"):
+        raise InputError(f"unknown session layout {layout!r} (expected 'A' or 'B')")
     if T < 1:
         raise InputError(f"{motion.name}: no frames to synthesise")
     H, W = image_size
@@ -244,14 +243,11 @@ def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, nois
     contact = np.full((T, 87), -1, np.int64)
     track_v = np.full((T, NUM_TRACKS), -1, np.int64)
     track_xy = np.full((T, NUM_TRACKS, 2), np.nan)
-    video = np.zeros((T, H, W, 3), np.uint8)
+    masks = np.zeros((2, T, H, W), bool)
     for i in range(T):
         ov = mesh_v @ gt_R[i].T + gt_t[i]
         label, _ = rasterize_labels([(ov, faces), (hverts_c[i], hfaces)], K, H, W)
-        sio.write_mask(out / "mask_dir" / f"{i:05d}.png", label == 0)
-        sio.write_mask(out / "human_mask_dir" / f"{i:05d}.png", label == 1)
-        video[i] = np.where((label == 0)[..., None], [230, 140, 40], np.where((label == 1)[..., None],
-                                                                             [60, 110, 220], [90, 90, 90]))
+        masks[0, i], masks[1, i] = label == 0, label == 1
         contact[i] = select_contacts(kps_c[i], ov)
         uv = project(ov, K)
         ids = _tracks(uv, label == 0, NUM_TRACKS)
@@ -269,7 +265,10 @@ def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, nois
                                               rng).reshape(T, 45))
     init_c.global_orient = _perturb_rotvec(human_c.global_orient, noise.human_root_deg, rng)
     init_c.transl = human_c.transl + rng.normal(0, noise.human_transl_m / np.sqrt(3), (T, 3))
-    init_t = gt_t[0] + rng.normal(0, noise.obj_trans_m / np.sqrt(3), 3)
+    n_t = 1 if layout == "B" else T  # B: one translation for all frames; A: a noisy centre per frame
+    init_t = np.broadcast_to(gt_t[0] if layout == "B" else gt_t, (n_t, 3)) + rng.normal(
+        0, noise.obj_trans_m / np.sqrt(3), (n_t, 3))
+    init_t = np.broadcast_to(init_t, (T, 3)).copy()
     # GVHMR's world is y-up: world_yup = Cᵀ world_zup; the camera → that world is Cᵀ·cam_to_world
     cam_to_world = np.eye(4)
     cam_to_world[:3, :3], cam_to_world[:3, 3] = R_wc.T, eye
@@ -277,48 +276,21 @@ def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, nois
     init_g = transform_params(init_c, R_cg, C_S2H.T @ eye, pelvis_rest)
     init_g.body_pose, init_g.betas = init_c.body_pose, init_c.betas
 
-    say(f"writing session to {out}")
-    _write_files(out, motion, T, mesh_v, faces, file_scale, init_t, init_c, init_g, K, video, contact, track_v,
-                 track_xy, cam_to_world, rng, write_video)
+    say(f"writing session to {out} (layout {layout})")
+    video = None
+    if write_video:
+        video = np.full((T, H, W, 3), 90, np.uint8)
+        video[masks[0]] = (230, 140, 40)
+        video[masks[1]] = (60, 110, 220)
+    write_session(out, SessionData(mesh_v=mesh_v, faces=faces, file_scale=file_scale, obj_centers=init_t,
+                                   init_c=init_c, init_g=init_g, K=K, contact=contact, track_v=track_v,
+                                   track_xy=track_xy, cam_to_world=cam_to_world, masks_obj=masks[0],
+                                   masks_hum=masks[1], video=video, fps=motion.fps), layout=layout, rng=rng)
     gt = HOISequence(human=human_c, obj_vertices=mesh_v, obj_faces=faces, obj_R=gt_R, obj_t=gt_t,
                      contact_vertex=contact, K=K, fps=motion.fps, start_frame=0, image_size=(H, W),
                      cam_to_world=np.repeat(cam_to_world[None], T, axis=0),
                      meta={"source": "synthetic ground truth", "motion": motion.name, "seed": seed,
                            "noise": asdict(noise), "body_model": getattr(body_model, "name", type(body_model).__name__),
-                           "world_up": "z", "init_obj_t": init_t.tolist(), "object_file_scale": file_scale})
+                           "world_up": "z", "layout": layout, "object_file_scale": file_scale})
     save_sequence(gt, out / "ground_truth.npz")
     return out
-
-
-def _write_files(out: Path, motion, T: int, mesh_v: np.ndarray, faces: np.ndarray, file_scale: float,
-                 init_t: np.ndarray, init_c: SmplxParams, init_g: SmplxParams, K: np.ndarray, video: np.ndarray,
-                 contact: np.ndarray, track_v: np.ndarray, track_xy: np.ndarray, cam_to_world: np.ndarray,
-                 rng: np.random.Generator, write_video: bool) -> None:
-    offset = rng.normal(0, 0.3, 3)  # raw file centroid: anywhere (ingest centres it)
-    sio.write_obj(out / "obj_org.obj", mesh_v / file_scale + offset, faces)
-    write_text_atomic(out / "output" / "obj_poses.json", json.dumps({"scale": file_scale, "t": init_t.tolist()}))
-    result = {"smpl_params_incam": {k: torch.as_tensor(v, dtype=torch.float32) for k, v in init_c.as_dict().items()},
-              "smpl_params_global": {k: torch.as_tensor(v, dtype=torch.float32) for k, v in init_g.as_dict().items()},
-              "K_fullimg": torch.as_tensor(np.repeat(K[None], T, axis=0), dtype=torch.float32)}
-    (out / "motion").mkdir(parents=True, exist_ok=True)
-    torch.save(result, out / "motion" / "result_hand.pt")
-    write_text_atomic(out / "kp_record_merged.json", json.dumps(to_json(contact, track_v, track_xy, start=0)))
-    write_text_atomic(out / "camera.json", json.dumps({"cam_to_world": cam_to_world.tolist(), "world_up": "z",
-                                                      "note": "synthetic session: camera (OpenCV) to z-up world"}))
-    if write_video:
-        write_video_file(out / "video.mp4", video, motion.fps)
-    assert set(SMPLX_FIELDS) == set(init_c.as_dict())
-
-
-def write_video_file(path: Path, frames: np.ndarray, fps: float) -> None:
-    """[T,H,W,3] uint8 → H.264 mp4 (even H and W required by yuv420p)."""
-    import imageio_ffmpeg
-
-    T, H, W, _ = frames.shape
-    tmp = path.with_name(f".{path.name}.tmp.mp4")
-    writer = imageio_ffmpeg.write_frames(str(tmp), (W, H), fps=fps, macro_block_size=1, ffmpeg_log_level="error")
-    writer.send(None)
-    for f in frames:
-        writer.send(np.ascontiguousarray(f))
-    writer.close()
-    tmp.replace(path)
