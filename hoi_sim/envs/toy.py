@@ -12,7 +12,7 @@ import torch
 from hoi_sim import rotations as rot
 from hoi_sim.humanoid.kinematics import forward_kinematics
 from hoi_sim.motions.schema import HOIMotion, make_motion
-from hoi_sim.skeleton import BODY_INDEX, NUM_BODIES, NUM_DOFS, neutral_offsets
+from hoi_sim.skeleton import BODY_INDEX, NUM_BODIES, NUM_DOFS, neutral, neutral_offsets
 
 
 def box_mesh(half: tuple[float, float, float] = (0.2, 0.15, 0.1)) -> tuple[np.ndarray, np.ndarray]:
@@ -26,15 +26,17 @@ def box_mesh(half: tuple[float, float, float] = (0.2, 0.15, 0.1)) -> tuple[np.nd
 
 def toy_motion(num_frames: int = 60, fps: float = 30.0, seed: int = 0, name: str = "toy") -> HOIMotion:
     """A clip of ``num_frames`` frames: the root walks +x at 0.3 m/s while turning slowly, joints oscillate
-    (amplitude ≤ 0.3 rad), the box rides 0.25 m in front of the left wrist. Labels: both hands' wrists +1, the
-    Pelvis −1, the rest 0. One interaction-graph edge (L_Wrist joint ↔ box point), active on every frame."""
+    (amplitude ≤ 0.3 rad, inside the joint limits), the box rides 0.25 m in front of the left wrist.
+    Labels: both wrists +1, the Pelvis −1, the rest 0. One interaction-graph edge (L_Wrist joint ↔ box point),
+    active on every frame."""
     rng = np.random.default_rng(seed)
     t = np.arange(num_frames, dtype=np.float64) / fps
     offsets = neutral_offsets().astype(np.float32)
     yaw = 0.2 * t
     root_pos = np.stack([0.3 * t, 0.05 * np.sin(t), 0.93 + 0.01 * np.sin(4 * t)], -1)
     root_quat = np.stack([np.cos(yaw / 2), 0 * t, 0 * t, np.sin(yaw / 2)], -1)
-    amp = rng.uniform(0.0, 0.3, NUM_DOFS)
+    lim = np.array([j.range for b in neutral().joints[1:] for j in b])  # [153, 2] rad
+    amp = np.minimum(rng.uniform(0.0, 0.3, NUM_DOFS), 0.9 * np.abs(lim).min(-1))  # stay inside the joint limits
     phase = rng.uniform(0, 2 * np.pi, NUM_DOFS)
     dof = amp * np.sin(2.0 * t[:, None] + phase)
     tt = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731

@@ -21,6 +21,16 @@ from hoi_sim.rewards import (
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small tensors: one intra-op thread avoids oversubscribing a loaded 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
 @pytest.fixture(scope="module")
 def lib() -> MotionLibrary:
     return MotionLibrary([toy_motion(30, seed=3)])

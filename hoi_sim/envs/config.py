@@ -1,0 +1,120 @@
+"""Typed configuration of the HOI imitation env (Hydra stays at the CLI edge; yaml in ``hoi_sim/cfg/env``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hoi_sim.errors import InputError
+
+STATE_INITS = ("start", "random", "hybrid")
+
+
+@dataclass
+class TerminationCfg:
+    """InterMimic's early terminations (reference/intermimic-notes.md §4.4), each switchable.
+
+    Tests other than ``fall`` apply only after ``grace_steps`` control steps since the reset (InterMimic: 1).
+    """
+
+    fall: bool = True
+    fall_height: float = 0.3
+    """Root (Pelvis) height below which the humanoid has fallen (m)."""
+    body_error: bool = True
+    body_error_threshold: float = 0.5
+    """Mean key-body position error (m) over the 21 key bodies."""
+    object_error: bool = True
+    object_error_threshold: float = 0.5
+    """Mean distance (m) between simulated and reference object surface samples."""
+    interaction_graph: bool = True
+    ig_ratio: float = 2.0
+    ig_floor: float = 0.5
+    """IG test: any (key body, object point) with |e − e_ref| > ratio·max(|e_ref|, floor) or > ratio·max(|e|, floor)."""
+    hand_contact: bool = True
+    hand_contact_max_steps: int = 10
+    """Terminate when a hand misses a reference contact for more than this many consecutive steps."""
+    grace_steps: int = 1
+
+
+@dataclass
+class EnvCfg:
+    """The HOI imitation env.
+
+    Attributes:
+        num_envs: N parallel envs.
+        backend: sim backend name for ``hoi_sim.sim.make_backend`` (``mujoco``, ``mjwarp``, ``fake``).
+        backend_kwargs: extra keyword arguments for the backend constructor.
+        device: torch device of the library and all env tensors (the backend's device is used when it differs).
+        reward: a named reward set (``tr``, ``tr_lr``, ``tr_lr_cr``, ``intermimic``) or a yaml path.
+        state_init: ``start`` (frame 0), ``random`` (uniform start frame) or ``hybrid`` (frame 0 with probability
+            ``hybrid_start_prob``, else random) — InterMimic's reference state initialisation without PSI.
+        rollout_length: episode length cap in control steps (a timeout, not a termination).
+        obs_horizons: reference look-ahead of each observation block, in control steps (InterMimic: 1 and 16).
+        contact_source: which sim contact flag the observation, InterMimic reward and hand termination read:
+            ``any`` (InterMimic: ground included) or ``obj``.
+        knee_scale: PD-target scale of ``L_Knee_z``/``R_Knee_z`` (InterMimic's DOFs 5 and 17; ``None`` keeps π).
+        clip_actions: actions are clipped to [−clip_actions, clip_actions] before the offset/scale rule.
+        max_abs_position: a body farther than this from the origin (m) marks the env as exploded.
+        max_abs_velocity: a body or DOF velocity above this (m/s or rad/s) marks the env as exploded.
+        seed: seed of the env's sampling generator.
+    """
+
+    num_envs: int = 64
+    backend: str = "mujoco"
+    backend_kwargs: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+    reward: str = "tr_lr_cr"
+    state_init: str = "hybrid"
+    hybrid_start_prob: float = 0.1
+    rollout_length: int = 300
+    obs_horizons: tuple[int, ...] = (1, 16)
+    contact_source: str = "any"
+    knee_scale: float | None = 5.0
+    clip_actions: float = 1.0
+    max_abs_position: float = 1.0e3
+    max_abs_velocity: float = 1.0e4
+    seed: int = 0
+    terminations: TerminationCfg = field(default_factory=TerminationCfg)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.terminations, dict):
+            self.terminations = TerminationCfg(**self.terminations)
+        self.obs_horizons = tuple(int(h) for h in self.obs_horizons)
+        if self.state_init not in STATE_INITS:
+            raise InputError(f"state_init must be one of {STATE_INITS}, got {self.state_init!r}")
+        if self.contact_source not in ("any", "obj"):
+            raise InputError(f"contact_source must be 'any' or 'obj', got {self.contact_source!r}")
+        if self.num_envs < 1 or self.rollout_length < 1 or not self.obs_horizons:
+            raise InputError("num_envs and rollout_length must be ≥ 1 and obs_horizons non-empty")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EnvCfg:
+        """Build from plain data, rejecting unknown keys with a clear error."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise InputError(f"unknown env config keys {sorted(unknown)}")
+        d = dict(d)
+        if "terminations" in d:
+            t = dict(d["terminations"] or {})
+            bad = set(t) - {f.name for f in fields(TerminationCfg)}
+            if bad:
+                raise InputError(f"unknown termination config keys {sorted(bad)}")
+            d["terminations"] = TerminationCfg(**t)
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, name_or_path: str | Path) -> EnvCfg:
+        """A file in ``hoi_sim/cfg/env`` by name (``default``, ``intermimic``, ``test``) or a yaml path."""
+        p = Path(name_or_path)
+        if p.suffix not in (".yaml", ".yml"):
+            p = Path(__file__).resolve().parents[1] / "cfg" / "env" / f"{name_or_path}.yaml"
+        if not p.is_file():
+            raise InputError(f"env config {p} does not exist")
+        return cls.from_dict(yaml.safe_load(p.read_text()) or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,234 @@
+"""The vectorized HOI imitation env (DESIGN §5.4) on any ``hoi_sim.sim`` backend.
+
+Per env: a clip of the ``MotionLibrary`` and a start time; ``progress`` counts control steps since the reset, so
+the reference time is ``start_time + progress · control_dt`` (the library interpolates between frames). One
+``step(actions)``: actions → PD targets (offset/scale rule) → backend step → reward against the post-step
+reference → terminations and timeouts → reset of finished envs (reference state init) → observations.
+Terminations (fall, tracking errors, IG test, missed hand contact) cut bootstrapping; timeouts (end of the clip or
+``rollout_length``) do not, and are returned separately. An env whose physics state is invalid (backend ``bad``
+flag, NaN/inf, or beyond ``max_abs_*``) gets reward 0, is marked terminated, reset and counted; the others go on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from hoi_sim import rotations as rot
+from hoi_sim import skeleton as sk
+from hoi_sim.envs import terminations as term
+from hoi_sim.envs.actions import action_offset_scale, actions_to_targets
+from hoi_sim.envs.config import EnvCfg
+from hoi_sim.envs.observations import BLOCK_SIZE, TeacherObservation, nearest_surface_vec
+from hoi_sim.errors import InputError
+from hoi_sim.motions.library import MotionLibrary, MotionState
+from hoi_sim.rewards import RewardContext, RewardSet, load_reward_set
+from hoi_sim.sim.base import SimBackend, SimState
+
+
+def _finite_rows(*ts: torch.Tensor) -> torch.Tensor:
+    out = None
+    for t in ts:
+        ok = torch.isfinite(t).flatten(1).all(-1)
+        out = ok if out is None else out & ok
+    assert out is not None
+    return out
+
+
+class HOIEnv:
+    """N parallel HOI imitation envs.
+
+    Args:
+        cfg: env settings.
+        library: reference clips (all with the same object when the backend holds one object model).
+        backend: a built backend; default ``hoi_sim.envs.factory.make_env_backend(cfg, library)``.
+
+    Attributes:
+        num_envs, num_obs (``len(cfg.obs_horizons) · 1599``), num_actions (153), device.
+    """
+
+    def __init__(self, cfg: EnvCfg, library: MotionLibrary, backend: SimBackend | None = None) -> None:
+        if backend is None:
+            from hoi_sim.envs.factory import make_env_backend
+
+            backend = make_env_backend(cfg, library)
+        self.cfg = cfg
+        self.backend = backend
+        self.device = backend.device
+        if library.device != self.device:
+            raise InputError(f"motion library is on {library.device}, backend on {self.device}")
+        self.lib = library
+        self.num_envs = backend.num_envs
+        self.num_actions = sk.NUM_DOFS
+        self.num_obs = BLOCK_SIZE * len(cfg.obs_horizons)
+        self.control_dt = float(backend.control_dt)
+        self.reward_set = RewardSet(load_reward_set(cfg.reward))
+        self.action_offset, self.action_scale = action_offset_scale(backend.dof_limits.to(self.device),
+                                                                    cfg.knee_scale)
+        self.obs_builder = TeacherObservation(self.device)
+        self.generator = torch.Generator().manual_seed(int(cfg.seed))
+        n, dev = self.num_envs, self.device
+        self.motion_ids = torch.zeros(n, dtype=torch.long, device=dev)
+        self.start_time = torch.zeros(n, device=dev)
+        self.progress = torch.zeros(n, dtype=torch.long, device=dev)
+        self.hand_miss = torch.zeros(n, 2, dtype=torch.long, device=dev)
+        self.episode_return = torch.zeros(n, device=dev)
+        self.bad_env_total = 0
+        self._key = torch.tensor(sk.body_ids(sk.KEY_BODIES), device=dev)
+        self._hands = (torch.tensor(sk.body_ids(sk.LEFT_HAND), device=dev),
+                       torch.tensor(sk.body_ids(sk.RIGHT_HAND), device=dev))
+        self._state: SimState | None = None
+
+    # ------------------------------------------------------------------ resets
+    def _start_frames(self, motion_ids: torch.Tensor) -> torch.Tensor:
+        n = motion_ids.shape[0]
+        if self.cfg.state_init == "start":
+            return torch.zeros(n, dtype=torch.long, device=self.device)
+        frames = self.lib.sample_start_frames(motion_ids, self.cfg.rollout_length, self.generator)
+        if self.cfg.state_init == "hybrid":
+            at_zero = torch.rand(n, generator=self.generator).to(self.device) < self.cfg.hybrid_start_prob
+            frames = torch.where(at_zero, torch.zeros_like(frames), frames)
+        return frames
+
+    def reset_envs(self, env_ids: torch.Tensor) -> None:
+        """Reference state init of ``env_ids`` [n]: new clip and start frame, state written into the backend."""
+        env_ids = env_ids.to(self.device, torch.long)
+        n = int(env_ids.shape[0])
+        if n == 0:
+            return
+        mids = self.lib.sample_motions(n, self.generator)
+        frames = self._start_frames(mids)
+        self.motion_ids[env_ids] = mids
+        self.start_time[env_ids] = self.lib.frame_time(mids, frames)
+        self.progress[env_ids] = 0
+        self.hand_miss[env_ids] = 0
+        self.episode_return[env_ids] = 0.0
+        self.backend.reset(env_ids, self.lib.frame_state(mids, frames).reset_state())
+
+    def reset(self) -> torch.Tensor:
+        """Reset every env; returns observations [N, num_obs]."""
+        self.reset_envs(torch.arange(self.num_envs, device=self.device))
+        self._state = self.backend.state()
+        return self.observe(self._state)
+
+    # ------------------------------------------------------------------ reference and observations
+    def ref_time(self, steps_ahead: int = 0) -> torch.Tensor:
+        """[N] reference time (s) ``steps_ahead`` control steps after the current one (clamped by the library)."""
+        return self.start_time + (self.progress + steps_ahead).to(torch.float32) * self.control_dt
+
+    def reference(self, steps_ahead: int = 0) -> MotionState:
+        return self.lib.state(self.motion_ids, self.ref_time(steps_ahead))
+
+    def _contact(self, s: SimState) -> torch.Tensor:
+        return s.contact_any if self.cfg.contact_source == "any" else s.contact_obj
+
+    def _obj_points_world(self, pos: torch.Tensor, quat: torch.Tensor) -> torch.Tensor:
+        pts = self.lib.obj_points[self.motion_ids]
+        return rot.quat_rotate(quat[:, None].expand(pts.shape[:-1] + (4,)), pts) + pos[:, None]
+
+    def observe(self, s: SimState) -> torch.Tensor:
+        """Teacher observation [N, num_obs] of state ``s`` against the references Δ = ``cfg.obs_horizons``."""
+        contact = self._contact(s)
+        sim_ig = nearest_surface_vec(s.body_pos, self._obj_points_world(s.obj_pos, s.obj_quat))
+        part = self.obs_builder.sim_part(s, contact, sim_ig)
+        blocks = [self.obs_builder.block(s, self.reference(h), contact, part) for h in self.cfg.obs_horizons]
+        return torch.nan_to_num(torch.cat(blocks, -1), nan=0.0, posinf=0.0, neginf=0.0)
+
+    # ------------------------------------------------------------------ step
+    def _bad(self, s: SimState) -> torch.Tensor:
+        ok = _finite_rows(s.root_pos, s.root_quat, s.body_pos, s.body_lin_vel, s.body_ang_vel, s.dof_pos,
+                          s.dof_vel, s.obj_pos, s.obj_quat, s.obj_lin_vel, s.obj_ang_vel)
+        big_pos = torch.maximum(s.body_pos.abs().flatten(1).amax(-1), s.obj_pos.abs().amax(-1))
+        big_vel = torch.maximum(s.body_lin_vel.abs().flatten(1).amax(-1), s.dof_vel.abs().amax(-1))
+        exploded = (big_pos > self.cfg.max_abs_position) | (big_vel > self.cfg.max_abs_velocity)
+        return s.bad.to(torch.bool) | ~ok | exploded
+
+    def _terminations(self, s: SimState, ref: MotionState) -> dict[str, torch.Tensor]:
+        tc = self.cfg.terminations
+        out: dict[str, torch.Tensor] = {}
+        after_grace = self.progress > tc.grace_steps
+        if tc.fall:
+            out["fall"] = term.fallen(s.root_pos, tc.fall_height)
+        k = self._key
+        if tc.body_error:
+            out["body_error"] = term.key_body_error(ref.body_pos[:, k], s.body_pos[:, k],
+                                                    tc.body_error_threshold) & after_grace
+        if tc.object_error or tc.interaction_graph:
+            sim_pts = self._obj_points_world(s.obj_pos, s.obj_quat)
+            ref_pts = self._obj_points_world(ref.obj_pos, ref.obj_quat)
+            if tc.object_error:
+                out["object_error"] = term.object_error(ref_pts, sim_pts, tc.object_error_threshold) & after_grace
+            if tc.interaction_graph:
+                out["interaction_graph"] = term.interaction_graph_broken(
+                    s.body_pos[:, k], sim_pts, ref.body_pos[:, k], ref_pts, tc.ig_ratio, tc.ig_floor) & after_grace
+        if tc.hand_contact:
+            contact = self._contact(s)
+            for i, ids in enumerate(self._hands):
+                miss = term.hand_missing(ref.contact_label, contact, ids)
+                self.hand_miss[:, i] = (self.hand_miss[:, i] + 1) * miss.long()
+            out["hand_contact"] = (self.hand_miss > tc.hand_contact_max_steps).any(-1) & after_grace
+        return out
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+                                                   dict[str, Any]]:
+        """Advance every env by one control step.
+
+        Args:
+            actions: [N, 153] in [−1, 1] (clipped; NaN → 0).
+
+        Returns:
+            obs [N, num_obs] (after the resets of finished envs), reward [N], terminated [N] bool,
+            truncated [N] bool (timeouts), info with ``reward_terms`` (dict of [N]), ``terminations`` (dict of
+            [N] bool), ``time_outs`` (= truncated), ``bad_envs`` [N] bool, ``bad_env_count`` (this step),
+            ``bad_env_total`` (since construction), ``episode_return`` and ``episode_length`` [N] of the envs
+            that finished this step (0 elsewhere).
+        """
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        prev = self._state
+        targets = actions_to_targets(actions.to(self.device), self.action_offset, self.action_scale,
+                                     self.cfg.clip_actions)
+        self.backend.set_pd_targets(targets)
+        self.backend.step()
+        s = self.backend.state()
+        self.progress += 1
+        bad = self._bad(s)
+        ref = self.reference(0)
+        ctx = RewardContext(sim=s, ref=ref, obj_points=self.lib.obj_points[self.motion_ids],
+                            prev_dof_vel=prev.dof_vel, prev_obj_lin_vel=prev.obj_lin_vel,
+                            prev_obj_ang_vel=prev.obj_ang_vel, steps_since_reset=self.progress,
+                            control_dt=self.control_dt)
+        reward, terms = self.reward_set(ctx)
+        reward = torch.where(bad, torch.zeros_like(reward), torch.nan_to_num(reward, nan=0.0))
+        terms_out = {k: torch.where(bad, torch.zeros_like(v), v) for k, v in terms.items()}
+        terminations = self._terminations(s, ref)
+        terminated = bad.clone()
+        for mask in terminations.values():
+            terminated |= mask
+        clip_end = self.ref_time(0) >= self.lib.length_s[self.motion_ids] - 0.5 * self.control_dt
+        truncated = ((self.progress >= self.cfg.rollout_length) | clip_end) & ~terminated
+        self.episode_return += reward
+        done = terminated | truncated
+        info: dict[str, Any] = {
+            "reward_terms": terms_out, "terminations": terminations, "time_outs": truncated.clone(),
+            "bad_envs": bad, "bad_env_count": int(bad.sum()),
+            "episode_return": torch.where(done, self.episode_return, torch.zeros_like(reward)),
+            "episode_length": torch.where(done, self.progress, torch.zeros_like(self.progress)),
+        }
+        self.bad_env_total += info["bad_env_count"]
+        info["bad_env_total"] = self.bad_env_total
+        done_ids = done.nonzero(as_tuple=False).flatten()
+        if done_ids.numel():
+            self.reset_envs(done_ids)
+            s = self.backend.state()
+        self._state = s
+        return self.observe(s), reward, terminated, truncated, info
+
+    @property
+    def state(self) -> SimState | None:
+        """The latest backend state (after the last step or reset)."""
+        return self._state
+
+    def close(self) -> None:
+        self.backend.close()
