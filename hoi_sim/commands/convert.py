@@ -1,0 +1,163 @@
+"""``hoi-sim convert SRC -o DST``: InterMimic ``.pt`` ⇄ HOIMotion ``.npz``, for one file or a whole folder.
+
+The converter is chosen per source file from ``CONVERTERS`` (first match wins). Other formats (e.g. solver
+outputs: a HOISequence ``.npz`` with another ``kind`` in its meta, Open4DHOI ``all_parameters_*.json``) plug in
+with :func:`register_converter`, from the module that implements them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hoi_sim.errors import HoiSimError, InputError
+
+
+@dataclass(frozen=True)
+class Converter:
+    """One source format: ``suffixes`` it may read (for folder scans), ``accepts(src)`` (a cheap exact test),
+    the output suffix, and ``convert(src, dst, args) -> one-line summary`` (writes ``dst`` atomically)."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    accepts: Callable[[Path], bool]
+    out_suffix: str
+    convert: Callable[[Path, Path, argparse.Namespace], str]
+
+
+CONVERTERS: list[Converter] = []
+
+
+def register_converter(conv: Converter, *, first: bool = True) -> None:
+    """Add a converter (by default ahead of the built-in ones, so a more specific test wins)."""
+    CONVERTERS[:] = [c for c in CONVERTERS if c.name != conv.name]
+    if first:
+        CONVERTERS.insert(0, conv)
+    else:
+        CONVERTERS.append(conv)
+
+
+def _npz_kind(path: Path) -> str | None:
+    """``meta['kind']`` of a package ``.npz`` (None when unreadable: the HOIMotion reader then says why)."""
+    from hoi_sim.motions.io import read_meta
+
+    try:
+        return str(read_meta(path).get("kind", "hoi_motion"))
+    except InputError:
+        return None
+
+
+def _pt_to_npz(src: Path, dst: Path, args: argparse.Namespace) -> str:
+    from hoi_sim.motions import from_intermimic, save_motion
+
+    m = from_intermimic(src, args.objects, drop_frames=args.drop_frames or (),
+                        recompute_positions=args.recompute_positions)
+    save_motion(m, dst)
+    sk = m.meta["skeleton"]
+    return (f"{m.num_frames} frames, {len(m.ig_body)} graph edges, FK error {1000 * sk['fk_max_pos_err_m']:.4f} mm / "
+            f"{sk['fk_max_rot_err_rad']:.1e} rad")
+
+
+def _npz_to_pt(src: Path, dst: Path, args: argparse.Namespace) -> str:
+    from hoi_sim.motions import load_motion, to_intermimic
+
+    m = load_motion(src, validate=True)
+    to_intermimic(m, dst)
+    return f"{m.num_frames} frames"
+
+
+register_converter(Converter("intermimic-pt", (".pt",), lambda p: p.suffix == ".pt", ".npz", _pt_to_npz))
+register_converter(Converter("hoi-motion-npz", (".npz",),
+                             lambda p: p.suffix == ".npz" and _npz_kind(p) in ("hoi_motion", None), ".pt", _npz_to_pt),
+                   first=False)
+
+
+def find_converter(src: Path) -> Converter:
+    for conv in CONVERTERS:
+        if conv.accepts(src):
+            return conv
+    kind = f" (kind {_npz_kind(src)!r})" if src.suffix == ".npz" else ""
+    raise InputError(f"{src}: no converter for this file{kind}; known: {', '.join(c.name for c in CONVERTERS)}")
+
+
+def parse_frames(text: str) -> tuple[int, ...]:
+    """'0', '0,5', '3-6' or '-1' (the last frame) → frame indices."""
+    out: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        m = re.fullmatch(r"(-?\d+)(?:-(\d+))?", part)
+        if not m:
+            raise argparse.ArgumentTypeError(f"bad frame list {text!r} (use e.g. 0 or 0,5 or 3-6)")
+        a = int(m.group(1))
+        out.extend(range(a, int(m.group(2)) + 1) if m.group(2) else [a])
+    return tuple(out)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("convert", help="convert motion files (InterMimic .pt <-> HOIMotion .npz); files or folders",
+                       description=__doc__.split("\n")[0])
+    p.add_argument("src", type=Path, help="a file or a folder (scanned recursively)")
+    p.add_argument("-o", "--output", dest="dst", required=True,
+                   help="output file, or folder (an existing folder, a name ending in '/', or any name when SRC "
+                        "is a folder)")
+    p.add_argument("--objects", type=Path, default=None,
+                   help="folder with the object meshes <object>.obj (default: an 'objects' folder beside the clips)")
+    p.add_argument("--drop-frames", type=parse_frames, default=(), metavar="LIST",
+                   help="frames to drop before import, e.g. 0 (an all-zero first frame) or 0,5 or 3-6")
+    p.add_argument("--recompute-positions", action="store_true",
+                   help="rebuild body positions by FK when stored ones do not follow the DOFs")
+    p.set_defaults(func=run)
+
+
+def _jobs(src: Path, dst_arg: str) -> list[tuple[Path, Path, Converter]]:
+    dst = Path(dst_arg)
+    if src.is_dir():
+        suffixes = {s for c in CONVERTERS for s in c.suffixes}
+        files = sorted(f for f in src.rglob("*") if f.is_file() and f.suffix in suffixes and not f.name.startswith("."))
+        if not files:
+            raise InputError(f"{src}: no convertible files ({', '.join(sorted(suffixes))}) in this folder")
+        if dst.exists() and not dst.is_dir():
+            raise InputError(f"{dst}: is a file; the output of a folder must be a folder")
+        jobs = []
+        for f in files:
+            conv = find_converter(f)
+            jobs.append((f, (dst / f.relative_to(src)).with_suffix(conv.out_suffix), conv))
+        return jobs
+    if not src.is_file():
+        raise InputError(f"{src}: no such file or folder")
+    conv = find_converter(src)
+    if dst.is_dir() or dst_arg.endswith(("/", os.sep)):
+        dst = dst / (src.stem + conv.out_suffix)
+    elif dst.suffix != conv.out_suffix:
+        raise InputError(f"{dst}: a {conv.name} source converts to {conv.out_suffix}, not {dst.suffix or 'no suffix'}")
+    return [(src, dst, conv)]
+
+
+def run(args: argparse.Namespace) -> int:
+    jobs = _jobs(args.src, args.dst)
+    if len(jobs) == 1:
+        src, dst, conv = jobs[0]
+        summary = conv.convert(src, dst, args)
+        print(f"{src} -> {dst}: {summary}", flush=True)
+        return 0
+    failed: list[str] = []
+    for i, (src, dst, conv) in enumerate(jobs, 1):
+        try:
+            summary = conv.convert(src, dst, args)
+        except HoiSimError as exc:
+            failed.append(str(exc))
+            print(f"[{i}/{len(jobs)}] FAILED {exc}", file=sys.stderr, flush=True)
+            continue
+        except Exception as exc:  # noqa: BLE001 - keep converting the others, report one line
+            failed.append(f"{src}: unexpected {type(exc).__name__}: {exc}")
+            print(f"[{i}/{len(jobs)}] FAILED {failed[-1]}", file=sys.stderr, flush=True)
+            continue
+        print(f"[{i}/{len(jobs)}] {src} -> {dst}: {summary}", flush=True)
+    if failed:
+        raise HoiSimError(f"{len(failed)} of {len(jobs)} file(s) failed; first: {failed[0]}")
+    print(f"converted {len(jobs)} file(s) into {args.dst}")
+    return 0
