@@ -109,7 +109,8 @@ def test_converter_hook_dispatches_on_meta_kind(tmp_path, capsys, monkeypatch):
 @pytest.mark.shared_data
 def test_single_real_clip_both_ways(tmp_path, omomo_dir, objects_dir, capsys):
     clip = omomo_dir / "sub2_largetable_010.pt"
-    rc, out, _ = _run(capsys, "convert", str(clip), "-o", str(tmp_path), "--objects", str(objects_dir))
+    assert objects_dir == omomo_dir.parent / "objects"  # found without --objects: a folder beside the clips
+    rc, out, _ = _run(capsys, "convert", str(clip), "-o", str(tmp_path))
     assert rc == 0 and "154 frames" in out and "FK error" in out
     rc, _, _ = _run(capsys, "convert", str(tmp_path / "sub2_largetable_010.npz"), "-o", str(tmp_path / "r.pt"))
     assert rc == 0
