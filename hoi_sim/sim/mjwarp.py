@@ -82,8 +82,8 @@ from hoi_sim.skeleton import NUM_BODIES  # noqa: E402
 
 # Overflows that drop contacts or constraint rows. Solver/line-search iteration limits and EPA horizon are accuracy
 # warnings, not lost contacts, and are ignored here.
-DROPPING_OVERFLOWS = int(OverflowType.NEFC | OverflowType.NJMAX_NNZ | OverflowType.BROADPHASE
-                         | OverflowType.NARROWPHASE | OverflowType.CCD)
+_DROPPING = (OverflowType.NEFC, OverflowType.NJMAX_NNZ, OverflowType.BROADPHASE, OverflowType.NARROWPHASE,
+             OverflowType.CCD)
 
 
 class ContactOverflowError(HoiSimError):
@@ -236,10 +236,10 @@ class MjWarpBackend(SimBackend):
         self._warned: set[int] = set()
         t0 = time.perf_counter()
         with self._scope():
-            mjd = mujoco.MjData(m)
-            mujoco.mj_forward(m, mjd)
             self.m = mjw.put_model(m)
-            self.d = mjw.put_data(m, mjd, nworld=self._n, nconmax=self.options.nconmax,
+            self.m.opt.warn_overflow = 0  # no per-world kernel printf: check_overflow reports once, with counts
+            # a fresh MjData (no contacts yet): every world is reset to the default state by _warm_up
+            self.d = mjw.put_data(m, mujoco.MjData(m), nworld=self._n, nconmax=self.options.nconmax,
                                   njmax=self.options.njmax, njmax_nnz=self.options.njmax_nnz)
             self._make_views()
         self._warm_up()
@@ -411,9 +411,19 @@ class MjWarpBackend(SimBackend):
         self.qvel.masked_fill_(bad[:, None], 0.0)
 
     def check_overflow(self) -> None:
-        """Raise :class:`ContactOverflowError` (or warn) if any world dropped contacts or constraint rows."""
-        bits = self.overflow & DROPPING_OVERFLOWS
-        flags = int(np.bitwise_or.reduce(bits.cpu().numpy())) if self._n else 0
+        """Raise :class:`ContactOverflowError` (or warn) if any world dropped contacts or constraint rows.
+
+        Reads the sticky overflow bits of the last steps plus the current counts (``nacon`` > pool, a world's
+        ``nefc`` > ``njmax``, which also catches an overflow in the ``forward`` after a reset): 7 booleans are
+        copied to the host.
+        """
+        ov = self.overflow
+        checks = [((ov & int(k)) != 0).any() for k in _DROPPING]
+        checks += [wp.to_torch(self.d.nacon)[0] > self.d.naconmax, self.nefc.max() > self.d.njmax]
+        hit = torch.stack(checks).cpu().tolist()
+        flags = sum(int(k) for k, h in zip(_DROPPING, hit) if h)
+        flags |= int(OverflowType.NARROWPHASE) if hit[-2] else 0
+        flags |= int(OverflowType.NEFC) if hit[-1] else 0
         if not flags:
             return
         msg = self.overflow_message(flags)
@@ -427,7 +437,6 @@ class MjWarpBackend(SimBackend):
     def overflow_message(self, flags: int) -> str:
         """One line naming the overflow kinds, the counts reached and the setting to raise."""
         c, o = self.contact_counts(), self.options
-        worlds = int(((self.overflow & DROPPING_OVERFLOWS) != 0).sum())
         parts = []
         if flags & int(OverflowType.NARROWPHASE | OverflowType.BROADPHASE | OverflowType.CCD):
             parts.append(f"{c['nacon']} contacts > pool of {c['naconmax']} (nconmax {o.nconmax} × {self._n} worlds)"
@@ -436,10 +445,10 @@ class MjWarpBackend(SimBackend):
             parts.append(f"a world needs {c['max_nefc']} constraint rows > njmax {o.njmax}; raise njmax")
         if flags & int(OverflowType.NJMAX_NNZ):
             parts.append(f"constraint Jacobian non-zeros > njmax_nnz {self.d.njmax_nnz}; raise njmax_nnz")
-        kinds = [k.name for k in (OverflowType.NEFC, OverflowType.NJMAX_NNZ, OverflowType.BROADPHASE,
-                                  OverflowType.NARROWPHASE, OverflowType.CCD) if flags & int(k)]
-        return (f"mjwarp buffer overflow ({'|'.join(kinds)}) in {worlds} of {self._n} worlds after {self._steps} "
-                f"control steps: {'; '.join(parts)} (sim settings, cfg/sim/mjwarp.yaml extra:)")
+        kinds = [k.name for k in _DROPPING if flags & int(k)]
+        when = f"after {self._steps} control steps" if self._steps else "at start-up (default state)"
+        return (f"mjwarp buffer overflow ({'|'.join(kinds)}) with {self._n} worlds {when}: "
+                f"{'; '.join(parts)} (mujoco-warp would drop them; set it in cfg/sim/mjwarp.yaml settings.extra)")
 
     def contact_counts(self) -> dict[str, int]:
         """Buffer use now: ``nacon`` contacts in the pool of ``naconmax``; ``max_nefc`` rows of ``njmax``."""

@@ -1,0 +1,172 @@
+"""mujoco-warp backend against the MuJoCo CPU backend on the same scene (humanoid + a tall box + ground).
+
+Runs on Warp's CPU device with 3 worlds. The Warp kernel cache (``$HOI_SIM_CACHE/warp`` or ``~/.cache/hoi_sim/warp``)
+makes every run after the first one fast: about a minute of compilation cold, a few seconds warm.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+pytest.importorskip("mujoco_warp")
+
+from hoi_sim.errors import HoiSimError  # noqa: E402
+from hoi_sim.objects.hulls import box_hull  # noqa: E402
+from hoi_sim.sim import make_backend  # noqa: E402
+from hoi_sim.sim.base import ResetState  # noqa: E402
+from hoi_sim.sim.config import SimConfig  # noqa: E402
+from hoi_sim.sim.mjwarp import ContactOverflowError, MjWarpBackend, MjWarpOptions, warp_cache_dir  # noqa: E402
+from hoi_sim.sim.mujoco import MujocoBackend  # noqa: E402
+from hoi_sim.skeleton import BODY_INDEX, DOF_NAMES, NUM_DOFS  # noqa: E402
+
+N = 3
+STEPS = 10
+POS_TOL = 1e-3  # m
+HULLS = [box_hull((0.15, 0.15, 0.65))]  # 1.3 m tall box: its top is at the height of the right hand
+
+
+def _cfg() -> SimConfig:
+    return SimConfig.for_backend("mujoco").with_overrides(num_envs=N)
+
+
+def _start_state(backend: MujocoBackend) -> tuple[ResetState, torch.Tensor]:
+    """Env 0 stands; env 1 lowers its right arm onto the box; env 2 starts bent and moving. Returns (state, bias)."""
+    g = torch.Generator().manual_seed(0)
+    s = backend.default_state(N)
+    s.obj_pos[1] = torch.tensor([-0.08, -0.75, 0.65])
+    s.dof_pos[2] = 0.1 * torch.randn(NUM_DOFS, generator=g)
+    s.dof_vel[2] = 0.5 * torch.randn(NUM_DOFS, generator=g)
+    s.root_lin_vel[2] = torch.tensor([0.3, 0.0, 0.0])
+    s.root_ang_vel[2] = torch.tensor([0.0, 0.0, 0.5])
+    bias = torch.zeros(N, NUM_DOFS)
+    bias[1, DOF_NAMES.index("R_Shoulder_x")] = 0.3  # presses the right hand down onto the box top
+    return s, bias
+
+
+def _targets(s: ResetState, bias: torch.Tensor, k: int) -> torch.Tensor:
+    return s.dof_pos + bias + 0.05 * torch.sin(0.3 * k + 0.1 * torch.arange(NUM_DOFS))[None]
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[MujocoBackend, MjWarpBackend]:
+    cpu = MujocoBackend(N, hulls=HULLS, cfg=_cfg(), log_mapping=False)
+    gpu = make_backend("mjwarp", num_envs=N, hulls=HULLS, cfg=_cfg(), device="cpu", log_mapping=False)
+    assert isinstance(gpu, MjWarpBackend)
+    return cpu, gpu
+
+
+def _flags_agree(a: torch.Tensor, b: torch.Tensor, force: torch.Tensor, thr: float) -> torch.Tensor:
+    """Flags agree, except where the CPU backend's largest force component lies within 0.5 N of the threshold
+    (float32 vs float64 may put such a body on either side)."""
+    borderline = (force.abs().amax(-1) - thr).abs() < 0.5
+    return (a == b) | borderline
+
+
+def test_same_model_and_names(pair: tuple[MujocoBackend, MjWarpBackend]) -> None:
+    cpu, gpu = pair
+    assert gpu.model.nq == cpu.model.nq and gpu.model.nv == cpu.model.nv and gpu.model.ngeom == cpu.model.ngeom
+    assert gpu.physics_dt == cpu.physics_dt and gpu.control_dt == cpu.control_dt
+    assert torch.equal(gpu.dof_limits.cpu(), cpu.dof_limits.cpu())
+    assert gpu.device == torch.device("cpu")
+
+
+def test_parity_after_ten_control_steps(pair: tuple[MujocoBackend, MjWarpBackend]) -> None:
+    cpu, gpu = pair
+    s, bias = _start_state(cpu)
+    ids = torch.arange(N)
+    cpu.reset(ids, s)
+    gpu.reset(ids, s)
+    a, b = cpu.state(), gpu.state()
+    b.validate()
+    assert (a.body_pos - b.body_pos).abs().max() < 1e-5  # forward kinematics of the reset state
+    assert (a.body_lin_vel - b.body_lin_vel).abs().max() < 1e-4
+    thr = cpu.cfg.contact_force_threshold
+    seen_obj = seen_ground = 0
+    for k in range(STEPS):
+        t = _targets(s, bias, k)
+        cpu.set_pd_targets(t)
+        gpu.set_pd_targets(t)
+        cpu.step()
+        gpu.step()
+        a, b = cpu.state(), gpu.state()
+        assert _flags_agree(a.contact_any, b.contact_any, a.force_any, thr).all(), f"step {k}"
+        assert _flags_agree(a.contact_obj, b.contact_obj, a.force_obj, thr).all(), f"step {k}"
+        seen_obj += int(a.contact_obj.sum())
+        seen_ground += int(a.contact_any[:, BODY_INDEX["L_Toe"]].sum())
+    diff = (a.body_pos - b.body_pos).abs().max().item()
+    assert diff < POS_TOL, f"max body position difference {diff:.2e} m after {STEPS} control steps"
+    assert (a.obj_pos - b.obj_pos).abs().max() < POS_TOL
+    assert (a.dof_pos - b.dof_pos).abs().max() < 1e-2
+    assert (a.force_any - b.force_any).abs().max() < 0.02 * a.force_any.abs().max() + 1.0  # N
+    assert seen_obj > 0 and seen_ground > 0, "the scene must exercise object and ground contacts"
+    assert not b.bad.any()
+
+
+def test_reset_selected_worlds_only(pair: tuple[MujocoBackend, MjWarpBackend]) -> None:
+    cpu, gpu = pair
+    s, _ = _start_state(cpu)
+    gpu.reset(torch.arange(N), s)
+    gpu.step()
+    before = gpu.state()
+    one = s.select([2])
+    one.root_pos[0, 0] += 0.5
+    gpu.reset(torch.tensor([2]), one)
+    after = gpu.state()
+    assert torch.equal(after.body_pos[:2], before.body_pos[:2])  # untouched worlds keep their state
+    assert torch.allclose(after.root_pos[2], one.root_pos[0])
+    assert torch.allclose(after.dof_pos[2], one.dof_pos[0])
+    cpu.reset(torch.tensor([2]), one)
+    assert (cpu.state().body_pos[2] - after.body_pos[2]).abs().max() < 1e-5
+
+
+def test_bad_world_is_flagged_and_cleared_by_reset(pair: tuple[MujocoBackend, MjWarpBackend]) -> None:
+    cpu, gpu = pair
+    s, _ = _start_state(cpu)
+    gpu.reset(torch.arange(N), s)
+    gpu.qvel[1, 0] = float("nan")  # zero-copy view of the Warp state
+    gpu.step()
+    st = gpu.state()
+    assert st.bad.tolist() == [False, True, False]
+    assert torch.isfinite(st.root_pos).all()
+    gpu.reset(torch.tensor([1]), s.select([1]))
+    assert not gpu.state().bad.any()
+
+
+def test_overflow_is_reported_never_silent() -> None:
+    with pytest.raises(ContactOverflowError, match=r"nconmax"):
+        MjWarpBackend(2, hulls=HULLS, cfg=_cfg(), device="cpu", log_mapping=False, nconmax=4)
+    with pytest.raises(ContactOverflowError, match=r"njmax"):
+        MjWarpBackend(2, hulls=HULLS, cfg=_cfg(), device="cpu", log_mapping=False, njmax=8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        b = MjWarpBackend(2, hulls=HULLS, cfg=_cfg(), device="cpu", log_mapping=False, nconmax=4,
+                          on_overflow="warn")
+        b.step()
+    assert any("overflow" in str(w.message) and "nconmax" in str(w.message) for w in caught)
+
+
+def test_options_and_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    with pytest.raises(HoiSimError, match="unknown mjwarp option"):
+        MjWarpOptions.from_extra({}, nconmx=3)
+    with pytest.raises(HoiSimError, match="on_overflow"):
+        MjWarpOptions.from_extra({"on_overflow": "ignore"})
+    assert MjWarpOptions.from_extra({"nconmax": 7, "not_mine": 1}).nconmax == 7
+    monkeypatch.setenv("HOI_SIM_CACHE", str(tmp_path))
+    assert warp_cache_dir() == tmp_path / "warp"
+
+
+@pytest.mark.gpu
+def test_cuda_graph_matches_plain_loop() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    runs = []
+    for graph in (True, False):
+        b = MjWarpBackend(8, hulls=HULLS, cfg=_cfg(), device="cuda:0", log_mapping=False, cuda_graph=graph)
+        assert (b._graph is not None) == graph  # noqa: SLF001
+        for _ in range(5):
+            b.step()
+        runs.append(b.state().body_pos.cpu())
+    assert (runs[0] - runs[1]).abs().max() < 1e-5
