@@ -60,6 +60,8 @@ class EnvCfg:
         max_abs_position: a body farther than this from the origin (m) marks the env as exploded.
         max_abs_velocity: a body or DOF velocity above this (m/s or rad/s) marks the env as exploded.
         seed: seed of the env's sampling generator.
+        return_final_obs: also return ``info["final_obs"]`` [N, num_obs] (observations of finished envs before
+            their reset; 0 elsewhere) and ``info["_final_obs"]`` [N] bool (gymnasium's same-step autoreset).
     """
 
     num_envs: int = 64
@@ -77,6 +79,7 @@ class EnvCfg:
     max_abs_position: float = 1.0e3
     max_abs_velocity: float = 1.0e4
     seed: int = 0
+    return_final_obs: bool = False
     terminations: TerminationCfg = field(default_factory=TerminationCfg)
 
     def __post_init__(self) -> None:

@@ -219,6 +219,11 @@ class HOIEnv:
         self.bad_env_total += info["bad_env_count"]
         info["bad_env_total"] = self.bad_env_total
         done_ids = done.nonzero(as_tuple=False).flatten()
+        if self.cfg.return_final_obs:
+            info["final_obs"] = torch.zeros(self.num_envs, self.num_obs, device=self.device)
+            info["_final_obs"] = done.clone()
+            if done_ids.numel():
+                info["final_obs"][done_ids] = self.observe(s)[done_ids]
         if done_ids.numel():
             self.reset_envs(done_ids)
             s = self.backend.state()
