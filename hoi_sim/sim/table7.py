@@ -76,11 +76,10 @@ _MUJOCO: dict[str, tuple[str, str]] = {
     "Number of pos iterations": ("not applicable", "PhysX TGS solver iterations; MuJoCo uses its Newton solver"
                                                    " (opt.iterations = solver_iterations, converged)"),
     "Number of vel iterations": ("not applicable", "PhysX-only; MuJoCo has no separate velocity pass"),
-    "Contact offset": ("approximate", "geom margin = 0.2 m on humanoid, object and ground: pairs closer than"
-                                      " margin are detected (in data.contact) but carry no force until"
-                                      " dist < margin - gap"),
-    "Rest offset": ("exact", "geom gap = contact offset - rest offset, so contacts act from dist 0 (margin - gap"
-                             " = 0) as PhysX's rest offset 0"),
+    "Contact offset": ("approximate", "geom gap = contact offset - rest offset = 0.2 on every geom; MuJoCo 4 sums"
+                                      " margin and gap over a pair and detects it within margin + gap, as PhysX,"
+                                      " but such inactive contacts carry no force (no speculative contacts)"),
+    "Rest offset": ("exact", "geom margin = rest offset = 0: forces start at distance 0 (pair margin = sum)"),
     "Max depenetration velocity": ("approximate", "no velocity clamp in MuJoCo; penetration is resolved by the"
                                                   " soft-contact spring (solref time constant 0.02 s), which"
                                                   " bounds the recovery speed"),
