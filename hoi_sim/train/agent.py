@@ -68,6 +68,10 @@ class HoiA2CAgent(A2CAgent):
         return (high + low).sum(dim=-1)
 
     def save(self, fn: str) -> None:
+        """rl-games' own saves (best / max-epochs) are skipped when ``config.managed_checkpoints`` is set: the
+        :class:`ProgressObserver` writes the checkpoints then."""
+        if self.config.get("managed_checkpoints", False):
+            return
         save_state(self.get_full_state_weights(), fn if fn.endswith(".pth") else fn + ".pth")
 
 

@@ -78,7 +78,8 @@ class PPOConfig:
     torch_threads: int = 0
     """CPU threads for torch (0 = leave torch's default)."""
     resume: str | None = None
-    """A checkpoint (.pth) or a run directory (its ``nn/last.pth``) to continue from."""
+    """A checkpoint (.pth) or a run directory (its ``nn/last.pth``) to continue from; ``auto``: the run folder's own
+    ``nn/last.pth`` when it exists (else a fresh start)."""
     progress_every: int = 1
     """Print a progress line every this many epochs (0 = quiet)."""
 
@@ -141,6 +142,7 @@ def rlgames_params(ppo: PPOConfig, *, env_name: str, num_envs: int, seed: int, r
         "max_epochs": ppo.max_epochs,
         "save_best_after": 10**12,  # checkpoints are written by our observer (atomic, resumable)
         "save_frequency": 0,
+        "managed_checkpoints": True,
         "print_stats": False,  # our observer prints one progress line per epoch
         "grad_norm": ppo.grad_norm,
         "entropy_coef": ppo.entropy_coef,

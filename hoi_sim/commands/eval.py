@@ -1,0 +1,68 @@
+"""``hoi-sim eval checkpoint=PATH[,PATH…] motions=PATH out=DIR [KEY=VALUE …]``: deterministic rollouts of trained
+policies over every clip of their action subset; writes DIR/report.md, report.csv, report.json and report.png
+(the paper's Table 1: rows = reward settings, columns = MPJPE, contact, jitter, success rate, object error, plus
+the reference motion as a baseline row).
+
+A checkpoint is a ``.pth`` written by ``hoi-sim train`` or a run folder (its nn/last.pth); its reward setting and
+subset come from the config.yaml beside it. Other keys: eval.max_envs, eval.form=joint|surface, eval.baseline,
+eval.max_steps, motions.objects_dir (see hoi_sim/cfg/eval/default.yaml).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from hoi_sim.commands.train import CFG_DIR, normalize_overrides, plain_config
+from hoi_sim.errors import HoiSimError, InputError
+
+
+def split_checkpoints(overrides: list[str]) -> tuple[list[str], list[str]]:
+    """Take ``checkpoint=A,B`` out of the overrides (paths need no Hydra quoting); returns (checkpoints, rest)."""
+    ckpts: list[str] = []
+    rest = []
+    for o in overrides:
+        key, sep, value = o.partition("=")
+        if sep and key in ("checkpoint", "checkpoints"):
+            ckpts += [v.strip() for v in value.split(",") if v.strip()]
+        else:
+            rest.append(o)
+    return ckpts, rest
+
+
+def compose(overrides: list[str]) -> dict:
+    """The composed, resolved config (Hydra compose API) as plain data."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(config_dir=str(CFG_DIR), version_base="1.3"):
+            cfg = hydra_compose("config", overrides=normalize_overrides(overrides))
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise InputError(f"invalid overrides: {str(exc).splitlines()[0]}") from None
+    return plain_config(cfg)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate checkpoints: Table-1 report (md/csv/json/png)", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="checkpoint=…, motions=…, out=…, eval.*")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hoi_sim.eval.evaluate import EvalConfig, evaluate
+    from hoi_sim.train.config import from_mapping
+
+    ckpts, rest = split_checkpoints(list(args.overrides))
+    if not ckpts:
+        raise HoiSimError("no checkpoint given: pass checkpoint=PATH[,PATH…]")
+    cfg = compose(rest)
+    motions = (cfg.get("motions") or {}).get("path")
+    if not motions:
+        raise HoiSimError("no motions given: pass motions=PATH (a motion file, folder or manifest)")
+    ecfg = from_mapping(EvalConfig, cfg.get("eval"), "eval")
+    paths = evaluate(ckpts, motions, cfg["out"], ecfg, objects_dir=(cfg.get("motions") or {}).get("objects_dir"))
+    print(f"[eval] report: {paths['md']} (+ .csv .json .png)")
+    return 0

@@ -1,0 +1,113 @@
+"""``hoi-sim train KEY=VALUE …``: train one imitation policy per action subset (rl-games PPO), configured with Hydra.
+
+    hoi-sim train motions=PATH [motions.subset=LABEL] reward=tr|tr_lr|tr_lr_cr|intermimic sim=mujoco|mjwarp \\
+                  num_envs=N train.max_epochs=E seed=S out=DIR [train=cpu_small] [train.resume=DIR|auto]
+    hoi-sim train -m motions=MANIFEST motions.subset=A,B,C [hydra/launcher=slurm]   (one run per subset)
+
+PATH is a motion file (.npz HOIMotion or InterMimic .pt), a folder of them or a manifest (.yaml/.csv labelling clips
+with actions). The config tree is hoi_sim/cfg (config.yaml); see docs/training.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from hoi_sim.errors import HoiSimError
+
+CFG_DIR = Path(__file__).resolve().parents[1] / "cfg"
+_PATH_KEYS = {"motions": "motions.path"}
+_STATE: dict[str, list] = {"failures": [], "results": []}
+
+
+def _quote(value: str) -> str:
+    """A Hydra-grammar quoted string (paths may hold characters the override grammar reserves)."""
+    if "'" in value:
+        if '"' in value:
+            raise HoiSimError(f"cannot pass a value holding both quote characters: {value}")
+        return f'"{value}"'
+    return f"'{value}'"
+
+
+def normalize_overrides(overrides: list[str]) -> list[str]:
+    """``motions=PATH`` → ``motions.path='PATH'`` unless PATH names a file of the ``motions`` config group."""
+    out = []
+    for o in overrides:
+        key, sep, value = o.partition("=")
+        if sep and key in _PATH_KEYS and not (CFG_DIR / key / f"{value}.yaml").is_file():
+            out.append(f"{_PATH_KEYS[key]}={_quote(value)}")
+        elif sep and key == "motions.path" and value and value[0] not in "'\"":
+            out.append(f"motions.path={_quote(value)}")
+        else:
+            out.append(o)
+    return out
+
+
+def plain_config(cfg: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A resolved Hydra config as plain data, without the keys in ``drop``."""
+    from omegaconf import OmegaConf
+
+    data = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(data, dict)
+    for k in drop:
+        data.pop(k, None)
+    return data
+
+
+def _task(cfg: Any) -> None:
+    """The Hydra task: one training run in ``hydra.runtime.output_dir``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from hoi_sim.train.job import job_from_config
+    from hoi_sim.train.runner import train
+
+    run_dir = HydraConfig.get().runtime.output_dir
+    plain = plain_config(cfg, drop=("eval", "checkpoint"))
+    plain["out"] = str(run_dir)
+    try:
+        result = train(job_from_config(plain), run_dir)
+    except HoiSimError as exc:
+        print(f"hoi-sim train: error: {exc}", file=sys.stderr, flush=True)
+        _STATE["failures"].append(str(exc))
+        return
+    _STATE["results"].append(result)
+    print(f"[train] done: epoch {result.epoch}, {result.frames} frames; checkpoint {result.checkpoint}", flush=True)
+
+
+def run_hydra(overrides: list[str], multirun: bool = False, cfg_only: str | None = None) -> int:
+    """Run the Hydra app (``@hydra.main``) with ``overrides``; returns 0, or 1 if a job failed."""
+    import hydra
+
+    app = hydra.main(config_path=str(CFG_DIR), config_name="config", version_base="1.3")(_task)
+    argv = ["hoi-sim-train", *normalize_overrides(overrides)]
+    if cfg_only:  # Hydra accepts one of --cfg / --multirun
+        argv += ["--cfg", cfg_only]
+    elif multirun:
+        argv.append("--multirun")
+    _STATE["failures"].clear()
+    _STATE["results"].clear()
+    saved = sys.argv
+    sys.argv = argv
+    try:
+        app()
+    except SystemExit as exc:  # Hydra exits on config errors after printing them
+        if exc.code not in (0, None):
+            raise HoiSimError("invalid configuration or overrides (see the message above)") from None
+    finally:
+        sys.argv = saved
+    return 1 if _STATE["failures"] else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train imitation policies (rl-games PPO; Hydra overrides)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Hydra overrides")
+    p.add_argument("-m", "--multirun", action="store_true", help="one run per combination of swept values")
+    p.add_argument("--cfg", choices=("job", "hydra", "all"), help="print the composed config and exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_hydra(list(args.overrides), multirun=args.multirun, cfg_only=args.cfg)

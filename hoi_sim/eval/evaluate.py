@@ -1,0 +1,136 @@
+"""Policy evaluation: deterministic rollouts of checkpoints over every clip of their action subset, the paper's
+metrics per clip (``hoi_sim.eval.metrics``), and the Table-1-style report (``hoi_sim.eval.report``).
+
+Frames: a rollout of K control steps gives frames 0..K (frame 0 is the reference start state). MPJPE, contact
+and object error average over frames 1..K (InterMimic's steps 1..T_reached); jitter uses frames 0..K at the
+control rate. The reference baseline row measures the clip itself over all its frames at its own fps.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hoi_sim import skeleton as sk
+from hoi_sim.eval import metrics as M
+from hoi_sim.eval.policy import Policy, load_policy
+from hoi_sim.eval.report import REFERENCE, ClipResult, write_report
+from hoi_sim.eval.rollout import ClipEnv, ClipRollout, rollout_clips
+from hoi_sim.train.job import env_config, write_reward
+from hoi_sim.train.manifest import ClipEntry, list_clips, load_clip, subsets
+
+ALL = "all"
+BODY_22 = sk.body_ids(sk.BODY_JOINTS_22)
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation settings (``cfg/eval/default.yaml``)."""
+
+    max_envs: int = 64
+    """Clips are rolled out in batches of at most this many envs."""
+    form: str = "joint"
+    """Human end of interaction-graph edges in the contact metrics: ``joint`` (paper) or ``surface``."""
+    baseline: bool = True
+    """Add the reference motion itself as a baseline row."""
+    max_steps: int = 0
+    """Cap on control steps per clip (0: whole clip)."""
+
+
+def rollout_metrics(r: ClipRollout, form: str = "joint") -> dict[str, float]:
+    """Paper metrics of one rollout (units in ``hoi_sim.eval.metrics``)."""
+    s, f = r.sim, r.ref
+    sl = slice(1, r.steps + 1)
+    gaps = M.graph_gaps(s["body_pos"][sl], s["body_quat"][sl], s["obj_pos"][sl], s["obj_quat"][sl], r.ig_body,
+                        r.ig_body_offset, r.ig_obj_point, form)
+    return {
+        "mpjpe_mm": M.mpjpe(s["body_pos"][sl], f["body_pos"][sl]),
+        "mpjpe_body_mm": M.mpjpe(s["body_pos"][sl], f["body_pos"][sl], BODY_22),
+        "contact": M.contact_score(gaps, r.ig_active[sl]),
+        "contact_mean_mm": M.contact_mean_distance(gaps, r.ig_active[sl]),
+        "jitter": M.jitter(s["body_pos"], r.fps),
+        "object_error_mm": M.object_error(s["obj_pos"][sl], s["obj_quat"][sl], f["obj_pos"][sl], f["obj_quat"][sl],
+                                          r.obj_points),
+    }
+
+
+def reference_metrics(motion, form: str = "joint") -> dict[str, float]:
+    """The same metrics for a ``HOIMotion`` against itself: MPJPE and object error 0, its own contact and jitter."""
+    gaps = M.graph_gaps(motion.body_pos, motion.body_quat, motion.obj_pos, motion.obj_quat, motion.ig_body,
+                        motion.ig_body_offset, motion.ig_obj_point, form)
+    return {"mpjpe_mm": 0.0, "mpjpe_body_mm": 0.0, "contact": M.contact_score(gaps, motion.ig_active),
+            "contact_mean_mm": M.contact_mean_distance(gaps, motion.ig_active),
+            "jitter": M.jitter(motion.body_pos, motion.fps), "object_error_mm": 0.0}
+
+
+def clips_for(policy: Policy, motions: str | os.PathLike) -> tuple[str, list[ClipEntry]]:
+    """(subset label, clips) a checkpoint is evaluated on: its training subset when ``motions`` labels it, else
+    every clip of ``motions``."""
+    clips = list_clips(motions)
+    sub = policy.job.motions.subset
+    if sub and sub in subsets(clips):
+        return sub, [c for c in clips if c.action == sub]
+    return ALL, clips
+
+
+def rollout_policy(policy: Policy, clips: list[ClipEntry], cfg: EvalConfig | None = None,
+                   objects_dir: str | None = None, work_dir: str | os.PathLike | None = None) -> list[ClipRollout]:
+    """Deterministic rollouts of ``policy`` over ``clips`` (grouped by object: one backend holds one object)."""
+    cfg = cfg or EvalConfig()
+    job = policy.job
+    objects_dir = objects_dir or job.motions.objects_dir
+    motions = [load_clip(c, objects_dir) for c in clips]
+    groups: dict[str, list[int]] = {}
+    for i, m in enumerate(motions):
+        groups.setdefault(str(m.meta.get("object_name", "")), []).append(i)
+    reward_path = write_reward(job, Path(work_dir or policy.checkpoint.parent) / "eval_reward.yaml")
+    out: dict[int, ClipRollout] = {}
+    for idx in groups.values():
+        for start in range(0, len(idx), max(1, cfg.max_envs)):
+            chunk = idx[start:start + max(1, cfg.max_envs)]
+            longest = max(motions[i].num_frames for i in chunk)
+            ecfg = env_config(job, num_envs=len(chunk), reward_path=reward_path, state_init="start",
+                              rollout_length=longest + 1)
+            from hoi_sim.motions.library import MotionLibrary
+
+            lib = MotionLibrary([motions[i] for i in chunk], device=ecfg.device)
+            env = ClipEnv(ecfg, lib, assigned=torch.arange(len(chunk)))
+            try:
+                for i, r in zip(chunk, rollout_clips(env, policy.act, cfg.max_steps)):
+                    out[i] = r
+            finally:
+                env.close()
+    return [out[i] for i in range(len(motions))]
+
+
+def evaluate(checkpoints: list[str | os.PathLike], motions: str | os.PathLike, out_dir: str | os.PathLike,
+             cfg: EvalConfig | None = None, objects_dir: str | None = None, log=print) -> dict[str, Path]:
+    """Evaluate each checkpoint on its subset of ``motions``; write ``out_dir/report.{md,csv,json,png}``."""
+    cfg = cfg or EvalConfig()
+    results: list[ClipResult] = []
+    seen_ref: set[tuple[str, str]] = set()
+    for ck in checkpoints:
+        policy = load_policy(ck)
+        subset, clips = clips_for(policy, motions)
+        setting = policy.job.reward_name
+        log(f"[eval] {policy.label}: reward {setting}, subset {subset}, {len(clips)} clip(s)")
+        rolls = rollout_policy(policy, clips, cfg, objects_dir, out_dir)
+        for r in rolls:
+            results.append(ClipResult(setting, subset, policy.label, r.clip, r.steps, r.reached_end,
+                                      rollout_metrics(r, cfg.form)))
+        if cfg.baseline:
+            for c in clips:
+                if (subset, c.name) in seen_ref:
+                    continue
+                seen_ref.add((subset, c.name))
+                m = load_clip(c, objects_dir or policy.job.motions.objects_dir)
+                results.append(ClipResult(REFERENCE, subset, "", m.name, m.num_frames, True,
+                                          reference_metrics(m, cfg.form)))
+        ok = sum(r.reached_end for r in rolls)
+        log(f"[eval]   reached the clip end on {ok}/{len(rolls)}; mean steps {np.mean([r.steps for r in rolls]):.1f}")
+    return write_report(results, out_dir)
+

@@ -1,0 +1,126 @@
+"""A training job as typed settings, built from the plain resolved config (``hoi_sim/cfg/config.yaml`` composed
+by Hydra at the CLI, or the ``config.yaml`` saved beside a run's checkpoints), and the env it trains on.
+
+The resolved config is a plain dict with the groups ``sim`` (backend yaml: ``backend`` + ``settings``), ``env``
+(``EnvCfg`` fields), ``reward`` (a reward-set mapping), ``train`` (``PPOConfig`` fields), ``motions``
+(``MotionsConfig``) and the top-level ``num_envs``, ``seed``, ``out``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hoi_sim.errors import InputError
+from hoi_sim.train.config import PPOConfig, from_mapping
+from hoi_sim.train.manifest import ClipEntry, load_clip, resolve_motions
+
+CONFIG_NAME = "config.yaml"
+
+
+@dataclass
+class MotionsConfig:
+    """Which clips: ``path`` (a motion file, folder or manifest), ``subset`` (an action label of a manifest),
+    ``objects_dir`` (meshes of InterMimic ``.pt`` clips; default: an ``objects`` folder beside them)."""
+
+    path: str | None = None
+    subset: str | None = None
+    objects_dir: str | None = None
+
+
+@dataclass
+class TrainJob:
+    """Everything one training run needs (see the module docstring)."""
+
+    motions: MotionsConfig
+    ppo: PPOConfig
+    env: dict[str, Any]
+    sim: dict[str, Any]
+    reward: dict[str, Any] | str
+    num_envs: int = 64
+    seed: int = 0
+    out: str = "runs/train"
+    resolved: dict[str, Any] = field(default_factory=dict)
+    """The plain config this job came from (saved beside the checkpoints)."""
+
+    @property
+    def reward_name(self) -> str:
+        return self.reward if isinstance(self.reward, str) else str(self.reward.get("name", "custom"))
+
+
+def job_from_config(cfg: dict[str, Any]) -> TrainJob:
+    """Typed job from a plain resolved config; ``InputError`` names unknown or missing keys."""
+    cfg = copy.deepcopy(cfg)
+    motions = from_mapping(MotionsConfig, cfg.get("motions"), "motions")
+    ppo = from_mapping(PPOConfig, cfg.get("train"), "train")
+    if ppo.units and not all(int(u) > 0 for u in ppo.units):
+        raise InputError(f"train.units must be positive sizes, got {ppo.units}")
+    return TrainJob(motions=motions, ppo=ppo, env=dict(cfg.get("env") or {}), sim=dict(cfg.get("sim") or {}),
+                    reward=cfg.get("reward") or "tr_lr_cr", num_envs=int(cfg.get("num_envs", 64)),
+                    seed=int(cfg.get("seed", 0)), out=str(cfg.get("out") or "runs/train"), resolved=cfg)
+
+
+def load_run_config(checkpoint: str | Path) -> dict[str, Any]:
+    """The resolved config saved beside ``checkpoint`` (a ``.pth`` file or a run folder)."""
+    p = Path(checkpoint)
+    for cand in ([p / "nn" / CONFIG_NAME, p / CONFIG_NAME] if p.is_dir()
+                 else [p.parent / CONFIG_NAME, p.parent.parent / CONFIG_NAME]):
+        if cand.is_file():
+            return yaml.safe_load(cand.read_text()) or {}
+    raise InputError(f"{checkpoint}: no {CONFIG_NAME} beside it (not written by `hoi-sim train`?)")
+
+
+def clips_of(job: TrainJob) -> list[ClipEntry]:
+    if not job.motions.path:
+        raise InputError("no motions given: pass motions=PATH (a motion file, folder or manifest)")
+    return resolve_motions(job.motions.path, job.motions.subset)
+
+
+def build_library(clips: list[ClipEntry], objects_dir: str | None, device: str):
+    """A ``MotionLibrary`` of ``clips`` on ``device``."""
+    from hoi_sim.motions.library import MotionLibrary
+
+    motions = [load_clip(c, objects_dir) for c in clips]
+    return MotionLibrary(motions, device=device)
+
+
+def sim_config(sim: dict[str, Any]):
+    """``SimConfig``: Table 7, then the ``settings`` of the composed ``sim`` group."""
+    from hoi_sim.sim.config import SimConfig
+
+    settings = dict(sim.get("settings") or {})
+    return SimConfig.from_table7().with_overrides(**settings)
+
+
+def env_config(job: TrainJob, *, num_envs: int | None = None, reward_path: str | Path | None = None,
+               **overrides: Any):
+    """``EnvCfg`` of the job: its ``env`` group, the backend named by ``sim.backend``, the job's seed and
+    ``num_envs``, the reward (a name, or ``reward_path`` where the composed reward set was written) and any
+    ``overrides`` (e.g. ``state_init="start"`` for evaluation). The ``SimConfig`` goes in ``backend_kwargs``."""
+    from hoi_sim.envs.config import EnvCfg
+
+    env = dict(job.env)
+    env.update(overrides)
+    env["num_envs"] = int(num_envs if num_envs is not None else job.num_envs)
+    env["backend"] = str(job.sim.get("backend", env.get("backend", "mujoco")))
+    env["seed"] = job.seed
+    env["reward"] = str(reward_path) if reward_path is not None else job.reward_name
+    kwargs = dict(env.get("backend_kwargs") or {})
+    if env["backend"] in ("mujoco", "mjwarp"):
+        kwargs["cfg"] = sim_config(job.sim)
+    env["backend_kwargs"] = kwargs
+    return EnvCfg.from_dict(env)
+
+
+def write_reward(job: TrainJob, path: str | Path) -> Path | None:
+    """Write the composed reward set to ``path`` (None when the job names a built-in set)."""
+    if isinstance(job.reward, str):
+        return None
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(yaml.safe_dump(job.reward, sort_keys=False))
+    return p

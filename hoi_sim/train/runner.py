@@ -1,0 +1,111 @@
+"""``train(job)``: rl-games PPO on the HOI imitation env.
+
+rl-games is driven through its documented extension points only: the env is registered with
+``vecenv.register`` + ``env_configurations.register`` (IsaacGymEnvs style), the network with
+``model_builder.register_network``, the agent on ``Runner.algo_factory``, and progress/checkpoints come from an
+``AlgoObserver``. Timeouts bootstrap the value and terminations do not: the env returns ``dones = terminated |
+truncated`` and ``infos["time_outs"] = truncated``, and rl-games 1.6.5 (``value_bootstrap: True``) adds
+γ·V(s_t)·time_out to the reward of timed-out steps (``a2c_common.play_steps``), the IsaacGymEnvs approximation of
+bootstrapping from the final state.
+
+Run folder layout: ``nn/config.yaml`` (the resolved config), ``nn/last.pth`` + ``nn/ep_<epoch>.pth`` (resumable
+rl-games checkpoints: model with its input normaliser, optimizer, epoch, frame), ``nn/ep_0.pth`` (the untrained
+policy), ``summaries/`` (TensorBoard), ``progress.csv``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from hoi_sim.errors import InputError
+from hoi_sim.io_utils import write_text_atomic
+from hoi_sim.train.agent import LAST, HoiA2CAgent, ProgressObserver, register_networks
+from hoi_sim.train.config import ALGO_NAME, resolve_device, rlgames_params
+from hoi_sim.train.job import CONFIG_NAME, TrainJob, build_library, clips_of, env_config, write_reward
+from hoi_sim.train.vecenv import register_env
+
+
+@dataclass
+class TrainResult:
+    """What a finished run left: its folder, last checkpoint, final epoch and frame count."""
+
+    run_dir: Path
+    checkpoint: Path
+    epoch: int
+    frames: int
+
+
+def resume_checkpoint(resume: str | os.PathLike) -> Path:
+    """A ``.pth`` file as given, or a run folder's ``nn/last.pth``."""
+    p = Path(resume)
+    if p.is_dir():
+        p = p / "nn" / LAST
+    if not p.is_file():
+        raise InputError(f"cannot resume: {p} does not exist")
+    return p
+
+
+_counter = itertools.count()
+
+
+def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResult:
+    """Train one policy for ``job``; returns where it went. ``run_dir`` defaults to ``job.out``."""
+    from rl_games.torch_runner import Runner
+
+    run = Path(run_dir or job.out).resolve()
+    nn_dir = run / "nn"
+    if job.ppo.resume == "auto":  # continue this run folder if it holds a checkpoint (e.g. a requeued SLURM job)
+        ckpt = nn_dir / LAST if (nn_dir / LAST).is_file() else None
+    else:
+        ckpt = resume_checkpoint(job.ppo.resume) if job.ppo.resume else None
+    if ckpt is None and (nn_dir / LAST).exists():
+        raise InputError(f"{run} already holds a training run; continue it with train.resume={run} "
+                         "or choose another out=DIR")
+    nn_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(nn_dir / CONFIG_NAME, yaml.safe_dump(job.resolved, sort_keys=False))
+    reward_path = write_reward(job, nn_dir / "reward.yaml")
+
+    device = resolve_device(job.ppo.device)
+    clips = clips_of(job)
+    ecfg = env_config(job, reward_path=reward_path)
+    library = build_library(clips, job.motions.objects_dir, ecfg.device)
+    from hoi_sim.envs.factory import make_env
+
+    env = make_env(ecfg, library)
+    name = f"hoi_sim_{os.getpid()}_{next(_counter)}"
+    register_env(name, env, device)
+    register_networks()
+    params = rlgames_params(job.ppo, env_name=name, num_envs=env.num_envs, seed=job.seed, run_dir=run,
+                            device=device)
+    observer = ProgressObserver(run, max_epochs=job.ppo.max_epochs, save_every=job.ppo.save_every,
+                                keep=job.ppo.keep_checkpoints, progress_every=job.ppo.progress_every)
+    runner = Runner(algo_observer=observer)
+    runner.algo_factory.register_builder(ALGO_NAME, lambda **kw: HoiA2CAgent(**kw))
+    runner.load({"params": params})
+    print(f"[train] {len(clips)} clip(s), {env.num_envs} envs, obs {env.num_obs}, reward {job.reward_name}, "
+          f"backend {ecfg.backend}, PPO on {device}; run folder {run}"
+          + (f"; resuming from {ckpt}" if ckpt else ""), flush=True)
+    try:
+        runner.run({"train": True, "play": False, "checkpoint": str(ckpt) if ckpt else None})
+    finally:
+        env.close()
+    state = torch.load(nn_dir / LAST, map_location="cpu", weights_only=False)
+    return TrainResult(run, nn_dir / LAST, int(state["epoch"]), int(state["frame"]))
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """An rl-games checkpoint written by :func:`train` (trusted local file: rl-games saves plain dicts of tensors
+    and numbers, loaded with ``weights_only=True``)."""
+    p = resume_checkpoint(path)
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{p}: not a readable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})") \
+            from None
