@@ -23,9 +23,13 @@ def clip(omomo_dir, objects_dir):
     return path, objects_dir
 
 
+@pytest.fixture(scope="module")
+def motion(clip):
+    return load_clip(*clip)
+
+
 @pytest.mark.shared_data
-def test_reference_state_hits_frames(clip) -> None:
-    motion = load_clip(*clip)
+def test_reference_state_hits_frames(motion) -> None:
     s = reference_state(motion, 5 / motion.fps)
     torch.testing.assert_close(s.dof_pos[0], torch.as_tensor(motion.dof_pos[5]))
     torch.testing.assert_close(s.root_pos[0], torch.as_tensor(motion.root_pos[5]))
@@ -61,3 +65,16 @@ def test_replay_missing_file_is_one_line_error(tmp_path, capsys) -> None:
     rc = main(["replay", str(tmp_path / "nope.npz")])
     assert rc == 1
     assert "no such motion file" in capsys.readouterr().err
+
+
+@pytest.mark.shared_data
+def test_replay_npz_kinematic(motion, tmp_path) -> None:
+    from hoi_sim.motions import save_motion
+
+    npz = save_motion(motion, tmp_path / "clip.npz")
+    out = tmp_path / "k.json"
+    rc = main(["replay", str(npz), "--mode", "kinematic", "--max-seconds", "0.3", "--collision", "convex_hull",
+               "--json", str(out)])
+    assert rc == 0
+    r = json.loads(out.read_text())["rows"][0]
+    assert r["reset_error_mm"] <= 1.0 and r["kin_frames"] == 10 and "frames_survived" not in r
