@@ -1,4 +1,5 @@
-"""``hoi-sim convert SRC -o DST``: InterMimic ``.pt`` ⇄ HOIMotion ``.npz``, for one file or a whole folder.
+"""``hoi-sim convert SRC -o DST``: InterMimic ``.pt`` ⇄ HOIMotion ``.npz``, and solver outputs (HOISequence
+``.npz``, Open4DHOI ``all_parameters_*.json``) → HOIMotion ``.npz``, for one file or a whole folder.
 
 The converter is chosen per source file from ``CONVERTERS`` (first match wins). Other formats (e.g. solver
 outputs: a HOISequence ``.npz`` with another ``kind`` in its meta, Open4DHOI ``all_parameters_*.json``) plug in
@@ -110,6 +111,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="frames to drop before import, e.g. 0 (an all-zero first frame) or 0,5 or 3-6")
     p.add_argument("--recompute-positions", action="store_true",
                    help="rebuild body positions by FK when stored ones do not follow the DOFs")
+    p.add_argument("--action", default=None, help="action label stored in retargeted solver outputs' meta")
+    p.add_argument("--no-ground-align", action="store_true",
+                   help="solver outputs: keep the world height (default: lowest foot point at z = 0)")
     p.set_defaults(func=run)
 
 
@@ -161,3 +165,7 @@ def run(args: argparse.Namespace) -> int:
         raise HoiSimError(f"{len(failed)} of {len(jobs)} file(s) failed; first: {failed[0]}")
     print(f"converted {len(jobs)} file(s) into {args.dst}")
     return 0
+
+
+# solver outputs (HOISequence .npz, Open4DHOI all_parameters_*.json) register themselves on import
+import hoi_sim.motions.solver_convert  # noqa: E402, F401
