@@ -2,7 +2,8 @@
 
 One ``step()`` is one control step: ``physics_steps_per_control`` calls of ``mujoco_warp.step`` (1/240 s each),
 then body kinematics and velocities at the new state and the per-body contact forces. On CUDA the whole control step
-is captured once in a CUDA graph (``wp.ScopedCapture``) and replayed; on Warp's CPU device it is a plain loop.
+is captured once in a graph (``wp.ScopedCapture``: a CUDA graph on CUDA, Warp's graph replay on its CPU device) and
+replayed; so are the two halves of a reset. ``graph: false`` runs the same launches one by one.
 
 State is read through zero-copy torch views of the Warp arrays (``wp.to_torch``): ``qpos``, ``qvel``, ``xpos``,
 ``xquat``, ``cvel``, ``subtree_com``, ``ctrl`` and the contact-force buffers. Torch and Warp share one CUDA stream, so
@@ -100,7 +101,8 @@ class MjWarpOptions:
         njmax: constraint rows per world (a pyramidal condim-3 contact uses 4, a joint limit 1); hard per world.
         njmax_nnz: non-zeros of the sparse constraint Jacobian per world (None: mujoco-warp's default).
         warp_device: Warp device (``"cuda:0"``, ``"cpu"``) or ``"auto"`` (CUDA when available, else CPU).
-        cuda_graph: capture one control step in a CUDA graph (CUDA with a memory pool only).
+        graph: capture one control step in a Warp graph and replay it: a CUDA graph on CUDA (needs Warp's
+            memory pool), Warp's CPU graph replay on the CPU device (about 2× fewer Python launch costs there).
         on_overflow: ``"raise"`` (:class:`ContactOverflowError`) or ``"warn"`` (``RuntimeWarning``, once per kind).
         overflow_check_every: check the overflow bits every k control steps (each check is one small device→host
             copy on CUDA; the bits are sticky, so a later check still sees an earlier overflow).
@@ -114,7 +116,7 @@ class MjWarpOptions:
     njmax: int = 512
     njmax_nnz: int | None = None
     warp_device: str = "auto"
-    cuda_graph: bool = True
+    graph: bool = True
     on_overflow: str = "raise"
     overflow_check_every: int = 1
     bad_qvel: float = 1.0e4
@@ -231,7 +233,7 @@ class MjWarpBackend(SimBackend):
         self._device = torch.device("cuda", self.wp_device.ordinal) if cuda else torch.device("cpu")
         self._stream = wp.stream_from_torch(torch.cuda.current_stream(self._device)) if cuda else None
         self._limits = torch.as_tensor(m.jnt_range[self.index.dof_joint], dtype=torch.float32, device=self._device)
-        self._graph = None
+        self._graphs: dict[str, Any] = {}
         self._steps = 0
         self._warned: set[int] = set()
         t0 = time.perf_counter()
@@ -247,7 +249,7 @@ class MjWarpBackend(SimBackend):
         """Seconds spent building and loading (or compiling) the Warp kernels."""
         if log_mapping:
             log.info("mjwarp backend: %d worlds on %s (graph %s), nq %d nv %d ngeom %d, nconmax %d njmax %d, "
-                     "kernels ready in %.1f s (cache %s)\n%s", self._n, self.wp_device, self._graph is not None,
+                     "kernels ready in %.1f s (cache %s)\n%s", self._n, self.wp_device, bool(self._graphs),
                      m.nq, m.nv, m.ngeom, self.options.nconmax, self.options.njmax, self.startup_s, self.cache_dir,
                      describe_mapping("mjwarp"))
 
@@ -278,6 +280,8 @@ class MjWarpBackend(SimBackend):
         self.force_obj = wp.to_torch(self._force_obj_wp)  # [N, 52, 3] N, world
         self.force_any = wp.to_torch(self._force_any_wp)
         self._bad = torch.zeros(n, dtype=torch.bool, device=dev)
+        self._reset_mask_wp = wp.zeros(n, dtype=bool)
+        self._reset_mask = wp.to_torch(self._reset_mask_wp)  # [N] worlds cleared by the next "clear"
         is_obj = np.zeros(self.model.nbody, dtype=np.int32)
         is_obj[ix.obj_body] = 1
         self._body_slot = wp.array(ix.body_to_humanoid.astype(np.int32), dtype=int)
@@ -292,24 +296,41 @@ class MjWarpBackend(SimBackend):
         self._qpos0 = torch.as_tensor(self.model.qpos0, dtype=torch.float32, device=dev)
 
     def _warm_up(self) -> None:
-        """Load (or compile) every kernel with a reset and one control step from the default state, go back to
-        the default state, and capture the CUDA graph when enabled."""
+        """Load (or compile) every kernel with a reset and one control step from the default state, capture the
+        graphs when enabled, and go back to the default state."""
         log.info("mjwarp: loading Warp kernels (cache %s; a cold cache compiles for about a minute)", self.cache_dir)
         all_ids = torch.arange(self._n, device=self._device)
         default = self.default_state(self._n)
         self.reset(all_ids, default)
         self.check_overflow()
-        with self._scope():
-            self._control_step()
+        self._run("step")
         self.check_overflow()
+        if self.options.graph and (not self.wp_device.is_cuda or wp.is_mempool_enabled(self.wp_device)):
+            for name, fn in self._programs().items():
+                with self._scope(), wp.ScopedCapture(device=self.wp_device, stream=self._stream) as cap:
+                    fn()
+                self._graphs[name] = cap.graph
         self.reset(all_ids, default)
-        if self.wp_device.is_cuda and self.options.cuda_graph and wp.is_mempool_enabled(self.wp_device):
-            with self._scope(), wp.ScopedCapture(device=self.wp_device, stream=self._stream) as cap:
-                self._control_step()
-            self._graph = cap.graph
         wp.synchronize_device(self.wp_device)
 
-    # ---- device-side work (captured in the CUDA graph on CUDA) ------------------------------------------------
+    # ---- device-side work (each captured in a graph when enabled) ---------------------------------------------
+    def _programs(self) -> dict[str, Any]:
+        return {"clear": self._clear, "forward": self._forward, "step": self._control_step}
+
+    def _run(self, name: str) -> None:
+        """Replay the graph ``name`` (clear | forward | step), or run its launches directly."""
+        with self._scope():
+            graph = self._graphs.get(name)
+            if graph is not None:
+                wp.capture_launch(graph, stream=self._stream)
+            else:
+                self._programs()[name]()
+
+    def _clear(self) -> None:
+        """``mj_resetData`` of the worlds flagged in ``_reset_mask`` (warm start, applied forces, time, ctrl,
+        their contacts and overflow bits), the other worlds untouched."""
+        mjw.reset_data(self.m, self.d, self._reset_mask_wp)
+
     def _forward(self) -> None:
         """Kinematics, contacts and constraint forces at the current state (as ``mj_forward`` in the CPU backend),
         then the per-body contact forces."""
@@ -376,15 +397,13 @@ class MjWarpBackend(SimBackend):
         v[:, self._dof_v] = s.dof_vel
         v[:, ix.obj_qvel:ix.obj_qvel + 3] = s.obj_lin_vel
         v[:, ix.obj_qvel + 3:ix.obj_qvel + 6] = rot.quat_rotate(rot.quat_conj(obj_quat), s.obj_ang_vel)
-        mask = torch.zeros(self._n, dtype=torch.bool, device=dev)
-        mask[env_ids] = True
-        with self._scope():
-            # zeroes warm start, applied forces, time, ctrl, contacts and overflow bits of the reset worlds only
-            mjw.reset_data(self.m, self.d, wp.from_torch(mask))
-            self.qpos[env_ids] = q
-            self.qvel[env_ids] = v
-            self.ctrl[env_ids.unsqueeze(1), self._act] = s.dof_pos
-            self._forward()  # all worlds: the others are recomputed at their unchanged state
+        self._reset_mask.zero_()
+        self._reset_mask[env_ids] = True
+        self._run("clear")
+        self.qpos[env_ids] = q
+        self.qvel[env_ids] = v
+        self.ctrl[env_ids.unsqueeze(1), self._act] = s.dof_pos
+        self._run("forward")  # all worlds: the others are recomputed at their unchanged state
         self._bad[env_ids] = False
 
     def set_pd_targets(self, targets: torch.Tensor) -> None:
@@ -392,11 +411,7 @@ class MjWarpBackend(SimBackend):
         self.ctrl[:, self._act] = targets.to(self._device, torch.float32)
 
     def step(self) -> None:
-        with self._scope():
-            if self._graph is not None:
-                wp.capture_launch(self._graph, stream=self._stream)
-            else:
-                self._control_step()
+        self._run("step")
         self._mark_bad()
         self._steps += 1
         if self._steps % max(1, self.options.overflow_check_every) == 0:
@@ -477,7 +492,7 @@ class MjWarpBackend(SimBackend):
             force_obj=self.force_obj.clone(), force_any=self.force_any.clone(), bad=self._bad.clone())
 
     def close(self) -> None:
-        self._graph = None
+        self._graphs.clear()
 
 
 class _Scopes:
