@@ -56,8 +56,15 @@ def _quat_rotate_np(q: np.ndarray, v: np.ndarray, inverse: bool = False) -> np.n
     w, u = q[..., :1], q[..., 1:]
     if inverse:
         u = -u
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    t = 2.0 * _cross(u, v)
+    return v + w * t + _cross(u, t)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product over the last axis (faster than ``np.cross`` on small arrays)."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
 
 
 class MujocoBackend(SimBackend):
@@ -105,10 +112,8 @@ class MujocoBackend(SimBackend):
         self._qvel = np.zeros((n, m.nv))
         self._body_pos = np.zeros((n, NUM_BODIES, 3))
         self._body_quat = np.zeros((n, NUM_BODIES, 4))
-        self._body_lin = np.zeros((n, NUM_BODIES, 3))
-        self._body_ang = np.zeros((n, NUM_BODIES, 3))
-        self._obj_lin = np.zeros((n, 3))
-        self._obj_ang = np.zeros((n, 3))
+        self._cvel = np.zeros((n, NUM_BODIES, 6))  # (ang, lin) at the tree's subtree com, world axes
+        self._com = np.zeros((n, NUM_BODIES, 3))  # that subtree com, per body
         self._force_obj = np.zeros((n, NUM_BODIES, 3))
         self._force_any = np.zeros((n, NUM_BODIES, 3))
         self._default = self.default_state(n)
@@ -238,12 +243,8 @@ class MujocoBackend(SimBackend):
         b = self._hum_bodies
         self._body_pos[i] = d.xpos[b]
         self._body_quat[i] = d.xquat[b]
-        cvel = d.cvel[b]  # (ang, lin) at the subtree com of the tree root, world orientation
-        self._body_ang[i] = cvel[:, :3]
-        self._body_lin[i] = cvel[:, 3:] + np.cross(cvel[:, :3], d.xpos[b] - d.subtree_com[self._root_sub])
-        oq = d.xquat[ix.obj_body]
-        self._obj_lin[i] = d.qvel[ix.obj_qvel:ix.obj_qvel + 3]
-        self._obj_ang[i] = _quat_rotate_np(oq, d.qvel[ix.obj_qvel + 3:ix.obj_qvel + 6])
+        self._cvel[i] = d.cvel[b]
+        self._com[i] = d.subtree_com[self._root_sub]
         self._force_obj[i], self._force_any[i] = contact_forces(m, d, ix)
 
     def state(self) -> SimState:
@@ -254,15 +255,18 @@ class MujocoBackend(SimBackend):
 
         q, v = self._qpos, self._qvel
         root_q = q[:, ix.root_qpos + 3:ix.root_qpos + 7]
+        obj_q = q[:, ix.obj_qpos + 3:ix.obj_qpos + 7]
+        ang = self._cvel[..., :3]
+        lin = self._cvel[..., 3:] + _cross(ang, self._body_pos - self._com)  # shift to the body origin
+        obj_ang = _quat_rotate_np(obj_q, v[:, ix.obj_qvel + 3:ix.obj_qvel + 6])  # free joint: local → world
         thr = self.cfg.contact_force_threshold
         return SimState(
             root_pos=t(q[:, ix.root_qpos:ix.root_qpos + 3]), root_quat=t(root_q),
-            root_lin_vel=t(v[:, ix.root_qvel:ix.root_qvel + 3]), root_ang_vel=t(self._body_ang[:, 0]),
+            root_lin_vel=t(v[:, ix.root_qvel:ix.root_qvel + 3]), root_ang_vel=t(ang[:, 0]),
             dof_pos=t(q[:, ix.dof_qpos]), dof_vel=t(v[:, ix.dof_qvel]),
-            obj_pos=t(q[:, ix.obj_qpos:ix.obj_qpos + 3]), obj_quat=t(q[:, ix.obj_qpos + 3:ix.obj_qpos + 7]),
-            obj_lin_vel=t(self._obj_lin), obj_ang_vel=t(self._obj_ang),
-            body_pos=t(self._body_pos), body_quat=t(self._body_quat), body_lin_vel=t(self._body_lin),
-            body_ang_vel=t(self._body_ang),
+            obj_pos=t(q[:, ix.obj_qpos:ix.obj_qpos + 3]), obj_quat=t(obj_q),
+            obj_lin_vel=t(v[:, ix.obj_qvel:ix.obj_qvel + 3]), obj_ang_vel=t(obj_ang),
+            body_pos=t(self._body_pos), body_quat=t(self._body_quat), body_lin_vel=t(lin), body_ang_vel=t(ang),
             contact_obj=torch.as_tensor((np.abs(self._force_obj) > thr).any(-1)).to(dev),
             contact_any=torch.as_tensor((np.abs(self._force_any) > thr).any(-1)).to(dev),
             force_obj=t(self._force_obj), force_any=t(self._force_any),
