@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"solver preset name in {CFG_DIR.relative_to(CFG_DIR.parents[2])} or a YAML path")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one setting, e.g. --set stage2.steps=30 (repeatable)")
+    p.add_argument("--body", choices=("auto", "smplx", "proxy"), default="auto",
+                   help="body model: SMPL-X when configured (HOI_SIM_SMPLX_MODEL), else the proxy; a synthetic "
+                        "session uses the body model its ground truth was made with")
     p.add_argument("--drop-last-frame", action="store_true",
                    help="end the frame range before the last annotated frame (release A's solver)")
     p.add_argument("--no-masks", action="store_true", help="do not read the masks (mask loss off)")
@@ -69,7 +72,7 @@ def load_solver_config(name_or_path: str, overrides: list[str]):
         raise InputError(f"{path}: {exc}") from None
 
 
-def _call_solver(inp, cfg, progress) -> Any:
+def _call_solver(inp, cfg, body_model, progress) -> Any:
     try:
         from hoi_sim.recon.solver import solve
     except ModuleNotFoundError as exc:
@@ -77,23 +80,50 @@ def _call_solver(inp, cfg, progress) -> Any:
             raise HoiSimError("4DHOISolver is not available in this build (hoi_sim.recon.solver missing); "
                               "use --ingest-only") from None
         raise
-    kwargs = {"progress": progress} if "progress" in inspect.signature(solve).parameters else {}
+    params = inspect.signature(solve).parameters
+    kwargs = {"progress": progress} if "progress" in params else {}
+    if "body_model" in params:
+        kwargs["body_model"] = body_model
     return solve(inp, cfg, **kwargs)
 
 
-def _as_sequence(result: Any, inp):
-    """The solver's result as a HOISequence (accepts a HOISequence or an object with ``to_sequence``)."""
+def as_sequence(result: Any, inp):
+    """The solver's result (``SolverResult``: human, obj_R, obj_t) as a camera-frame HOISequence."""
+    import numpy as np
+
     from hoi_sim.recon.sequence import HOISequence
 
     if isinstance(result, HOISequence):
         return result
-    for attr in ("to_sequence", "sequence"):
-        obj = getattr(result, attr, None)
-        if callable(obj):
-            return obj(inp) if "inp" in inspect.signature(obj).parameters else obj()
-        if isinstance(obj, HOISequence):
-            return obj
-    raise HoiSimError(f"solver returned {type(result).__name__}, which is not a HOISequence")
+    if not all(hasattr(result, k) for k in ("human", "obj_R", "obj_t")):
+        raise HoiSimError(f"solver returned {type(result).__name__}, which has no human/obj_R/obj_t")
+    diag = getattr(result, "diagnostics", {}) or {}
+    kf = getattr(result, "keyframes", None)
+    c2w = None if inp.cam_to_world is None else np.repeat(inp.cam_to_world[None], inp.num_frames, axis=0)
+    return HOISequence(human=result.human, obj_vertices=inp.object.vertices, obj_faces=inp.object.faces,
+                       obj_R=np.asarray(result.obj_R, np.float64), obj_t=np.asarray(result.obj_t, np.float64),
+                       contact_vertex=inp.contact_vertex, K=inp.K, fps=inp.fps, start_frame=inp.start_frame,
+                       image_size=inp.image_size, cam_to_world=c2w,
+                       meta={"object_file_scale": inp.object.scale, "object_user_scale": inp.object.user_scale,
+                             "diagnostics": diag, "keyframes": [] if kf is None else np.asarray(kf).tolist()})
+
+
+def _body_model(kind: str, gt_path: Path):
+    """The body model to solve (and score) with; a synthetic session's ground truth names its own."""
+    import torch
+
+    from hoi_sim.body import load_body_model
+
+    if gt_path.is_file():
+        from hoi_sim.recon.sequence import load_sequence
+
+        made_with = load_sequence(gt_path).meta.get("body_model")
+        if made_with in ("proxy", "smplx") and kind == "auto":
+            kind = made_with
+    try:
+        return load_body_model(kind, dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--body {kind}: {str(exc).splitlines()[0]}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,12 +147,18 @@ def run(args: argparse.Namespace) -> int:
              f"{int(inp.active_pairs().sum())} 3D pairs in {len(inp.contact_frames())} frames, "
              f"{int(inp.track_valid().sum())} 2D points, DoF min {int(dof.min())}, static={inp.static}, "
              f"masks={'yes' if inp.object_masks is not None else 'no'}")
+    gt_path = args.session / "ground_truth.npz"
+    body = _body_model(args.body, gt_path)
     if args.ingest_only:
         from hoi_sim.recon.gt_eval import sequence_from_input
 
         seq = sequence_from_input(inp)
     else:
-        seq = _as_sequence(_call_solver(inp, cfg, progress), inp)
+        progress(f"solve with body model '{getattr(body, 'name', type(body).__name__)}'")
+        seq = as_sequence(_call_solver(inp, cfg, body, progress), inp)
+        times = {k: v for k, v in seq.meta.get("diagnostics", {}).items() if k.startswith("t_")}
+        if times:
+            progress("  timings: " + ", ".join(f"{k[2:-2]} {v:.2f}s" for k, v in times.items()))
     out: Path = args.out or (args.session / "final_optimized_parameters")
     out.mkdir(parents=True, exist_ok=True)
     seq.meta.setdefault("provenance", {}).update({"session": str(args.session), "ingest": inp.provenance,
@@ -137,12 +173,11 @@ def run(args: argparse.Namespace) -> int:
 
         (out / "solver_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     progress(f"wrote {out / 'hoi_sequence.npz'} and {js.name}")
-    gt_path = args.session / "ground_truth.npz"
     if gt_path.is_file():
         from hoi_sim.recon.gt_eval import METRIC_KEYS, metrics_with_init, sequence_from_input
 
         progress("scoring against ground_truth.npz")
-        metrics = metrics_with_init(seq, sequence_from_input(inp), load_sequence(gt_path))
+        metrics = metrics_with_init(seq, sequence_from_input(inp), load_sequence(gt_path), body)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
         print(f"{'metric':22s} {'init':>9s} {'solved':>9s}")
         for k in METRIC_KEYS:

@@ -1,7 +1,7 @@
 """``hoi-sim synth MOTION [--object MESH] -o SESSION``: a synthetic annotated session with ground truth.
 
 MOTION is a HOIMotion ``.npz``, an InterMimic ``.pt`` clip (its object mesh is looked up by name in the folder of
-``--object``, or in an ``objects`` folder beside the clip) or ``toy`` (a built-in clip holding a ball).
+``--object``, or in an ``objects`` folder beside the clip) or ``toy`` (a built-in clip holding an egg).
 ``--object`` replaces the motion's mesh (centred at its vertex mean). The session is written in the annotation
 app's release-B layout (``--layout A`` for release A) with ``ground_truth.npz`` beside it.
 """

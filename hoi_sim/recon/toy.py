@@ -1,8 +1,9 @@
-"""A tiny HOIMotion whose right palm touches a ball on every frame: input for fast synthetic-session tests/demos.
+"""A tiny HOIMotion whose right palm touches an egg-shaped object on every frame: input for fast tests and demos.
 
-The humanoid (neutral skeleton) walks slowly along +x with small joint oscillations; a ball (icosphere) sits on the
-palm side of the right hand, its surface through the ``rightHand_palm`` keypoint of the body model, so the §9.6
-protocol finds contact pairs on every frame.
+The humanoid (neutral skeleton) walks slowly along +x with small joint oscillations; an ellipsoid (a scaled
+icosphere, semi-axes ``axes``; not a ball, so that its rotation is observable) sits on the palm side of the right
+hand, its surface through the ``rightHand_palm`` keypoint of the body model, so the §9.6 protocol finds contact
+pairs on every frame.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ def icosphere(radius: float, subdivisions: int = 2) -> tuple[np.ndarray, np.ndar
     return np.asarray(m.vertices, np.float64), np.asarray(m.faces, np.int64)
 
 
-def toy_hoi_motion(num_frames: int = 10, fps: float = 30.0, seed: int = 0, radius: float = 0.12,
-                   body_model=None) -> HOIMotion:
-    """``num_frames`` frames of a person holding a ball of ``radius`` (m) against the right palm."""
+def toy_hoi_motion(num_frames: int = 10, fps: float = 30.0, seed: int = 0,
+                   axes: tuple[float, float, float] = (0.16, 0.10, 0.07), body_model=None) -> HOIMotion:
+    """``num_frames`` frames of a person holding an ellipsoid (semi-axes ``axes``, m) against the right palm."""
     from hoi_sim.body.base import BodyParams
     from hoi_sim.recon.synth import motion_to_smplx_params
 
@@ -52,10 +53,15 @@ def toy_hoi_motion(num_frames: int = 10, fps: float = 30.0, seed: int = 0, radiu
         kps = body_model(BodyParams.from_numpy(params, dtype=torch.float64)).keypoints.numpy()
     palm, back = kps[:, keypoints.index("rightHand_palm")], kps[:, keypoints.index("rightHand_back")]
     n = (palm - back) / np.linalg.norm(palm - back, axis=1, keepdims=True)
-    obj_pos = palm + radius * n
-    v, f = icosphere(radius)
+    R_obj = np.stack([np.cos(yaw), -np.sin(yaw), 0 * t, np.sin(yaw), np.cos(yaw), 0 * t, 0 * t, 0 * t, 1 + 0 * t],
+                     -1).reshape(-1, 3, 3)  # the object turns with the root's heading
+    n_local = np.einsum("tji,tj->ti", R_obj, n)
+    depth = 1.0 / np.sqrt(((n_local / np.asarray(axes)) ** 2).sum(1))  # centre → surface along −n
+    obj_pos = palm + depth[:, None] * n
+    v, f = icosphere(1.0, subdivisions=3)
+    v = v * np.asarray(axes)
     label = np.zeros((num_frames, NUM_BODIES), np.int8)
-    meta = {"fps": fps, "name": "toy_ball", "object_name": "ball", "mass_mode": "dynamic", "source": "synthetic",
+    meta = {"fps": fps, "name": "toy_egg", "object_name": "egg", "mass_mode": "dynamic", "source": "synthetic",
             "action": "hold", "subject": "toy", "provenance": {"generator": "hoi_sim.recon.toy"},
             "skeleton": "neutral"}
     return make_motion(meta, root_pos=root_pos, root_quat=root_quat, dof_pos=dof, body_pos=bp.numpy(),
