@@ -177,7 +177,8 @@ def primitives_sdf(points: torch.Tensor, body_pos: torch.Tensor, body_rot: torch
         ap = points[:, :, None, :] - a[:, None]  # [B,N,Nc,3]
         denom = (ab * ab).sum(-1).clamp_min(1e-12)[:, None]
         t = ((ap * ab[:, None]).sum(-1) / denom).clamp(0.0, 1.0)
-        d = (ap - t[..., None] * ab[:, None]).norm(dim=-1)
+        diff = ap - t[..., None] * ab[:, None]
+        d = ((diff * diff).sum(-1) + 1e-12).sqrt()
         out.append(d - torch.as_tensor(prims.cap_r, dtype=dt, device=dev))
     bb = torch.as_tensor(prims.box_body, device=dev)
     if len(bb):
@@ -186,7 +187,8 @@ def primitives_sdf(points: torch.Tensor, body_pos: torch.Tensor, body_rot: torch
         rel = points[:, :, None, :] - c[:, None]  # [B,N,Nb,3]
         local = torch.einsum("bkji,bnkj->bnki", R, rel)
         q = local.abs() - torch.as_tensor(prims.box_half, dtype=dt, device=dev)
-        outside = q.clamp_min(0.0).norm(dim=-1)
+        qo = q.clamp_min(0.0)
+        outside = ((qo * qo).sum(-1) + 1e-12).sqrt()
         inside = q.max(dim=-1).values.clamp_max(0.0)
         out.append(outside + inside)
     return torch.cat(out, dim=-1).min(dim=-1).values

@@ -37,15 +37,17 @@ def pelvis_anchor_smplx() -> np.ndarray:
     return C_S2H.T @ np.asarray(kp._table()["pelvis_anchor_humanoid_axes"], dtype=np.float64)
 
 
-def _tessellate() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Closed mesh per geom in its body frame (SMPL-X axes): vertices [V,3], faces [F,3], vertex body [V]."""
+def _tessellate(coarse: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Closed mesh per geom in its body frame (SMPL-X axes): vertices [V,3], faces [F,3], vertex body [V].
+
+    ``coarse``: the small mesh used for silhouettes and collision (about 1700 faces instead of 3400)."""
     prims = humanoid_primitives()
     vs, fs, bs = [], [], []
     n = 0
     for i, b in enumerate(prims.cap_body):
         fine = int(b) not in _FINGER_BODIES
-        v, f = uv_capsule(prims.cap_a[i], prims.cap_b[i], float(prims.cap_r[i]), segments=10 if fine else 6,
-                          rings=3 if fine else 2)
+        seg, rings = ((10, 3) if fine else (6, 2)) if not coarse else ((8, 2) if fine else (4, 1))
+        v, f = uv_capsule(prims.cap_a[i], prims.cap_b[i], float(prims.cap_r[i]), segments=seg, rings=rings)
         vs.append(v)
         fs.append(f + n)
         bs.append(np.full(len(v), b))
@@ -77,7 +79,10 @@ class ProxyBody:
         self.local_vertices = t(v)
         self.vertex_body = torch.as_tensor(vb, dtype=torch.long, device=self.device)
         self.faces = torch.as_tensor(f, dtype=torch.long, device=self.device)
-        self.sample_faces = self.faces
+        vs, fs, vbs = _tessellate(coarse=True)
+        self.sample_local_vertices = t(vs)
+        self.sample_vertex_body = torch.as_tensor(vbs, dtype=torch.long, device=self.device)
+        self.sample_faces = torch.as_tensor(fs, dtype=torch.long, device=self.device)
         self.kp_body = torch.as_tensor(kp.body_indices(), dtype=torch.long, device=self.device)
         self.kp_offset = t(kp.body_offsets() @ C_S2H)
         self.smplx_ids = torch.as_tensor(BODY_TO_SMPLX, dtype=torch.long, device=self.device)
@@ -119,5 +124,7 @@ class ProxyBody:
         joints = joints.index_copy(1, self.face_ids, face)
         kb = self.kp_body
         kps = body_pos[:, kb] + (body_rot[:, kb] @ self.kp_offset[None, :, :, None])[..., 0]
+        sb = self.sample_vertex_body
+        sample = body_pos[:, sb] + (body_rot[:, sb] @ self.sample_local_vertices[None, :, :, None])[..., 0]
         return BodyOutput(vertices=verts, joints=joints, keypoints=kps, body_pos=body_pos, body_rot=body_rot,
-                          sample_vertices=verts)
+                          sample_vertices=sample)

@@ -1,0 +1,181 @@
+"""Every knob of 4DHOISolver as typed dataclasses (Hydra stays at the CLI edge; ``SolverConfig.from_dict`` builds one
+from plain dicts). Defaults follow the released code (notes §6) unless the field's doc says otherwise; the choices
+where the paper and the code differ are listed in ``docs/recon_solver.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass
+class Stage1Config:
+    """Object pose per frame by weighted least squares (Eq. 3), batched Levenberg–Marquardt on SE(3)."""
+
+    w3d: float = 900.0
+    """Residual weight of 3D-3D pairs (m); squared-cost weight 900² as in the released code (the paper's √w)."""
+    w2d: float = 2.0
+    """Residual weight of 3D-2D reprojections (pixels)."""
+    iterations: int = 50
+    lambda_init: float = 1e-4
+    """Initial LM damping, relative to the mean diagonal of JᵀJ."""
+    tol: float = 1e-12
+    """Stop a frame when its relative cost change falls below this."""
+    step_tol: float = 1e-9
+    """… or when its largest step component (rad, m) falls below this."""
+    prior_weight: float = 1e-3
+    """Weak pull toward the initial pose (residual weight per m and per rad) so that frames with fewer than
+    6 DoF stay well posed; 0 disables it."""
+    min_z: float = 0.1
+    """Projection depth clamp (m), as release B."""
+    kabsch_init: bool = True
+    """Start frames with ≥ 3 non-collinear 3D pairs from the closed-form (Kabsch) alignment instead of the
+    initial pose."""
+    static: Literal["best_frame", "joint"] = "best_frame"
+    """Static object: solve at the frame with most annotations (paper, code) or jointly over all frames."""
+
+
+@dataclass
+class IKConfig:
+    """Limb IK after stage 1: damped least squares pulling annotated limb keypoints onto their object points."""
+
+    enabled: bool = True
+    iterations: int = 10
+    damping: float = 0.05
+    """λ of Δθ = Jᵀ(JJᵀ + λ²I)⁻¹e (m)."""
+    max_step: float = 0.3
+    """Largest per-joint rotation change per iteration (rad)."""
+    tol: float = 1e-3
+    """Stop when every pulled keypoint is this close to its target (m)."""
+    keypoint_parts: tuple[str, ...] = ("leftHand", "rightHand", "leftFoot", "rightFoot", "leftForeArm",
+                                       "rightForeArm", "leftLowerLeg", "rightLowerLeg")
+    """Keypoint parts that drive IK (the released code used only the palms and soles)."""
+
+
+@dataclass
+class LossWeights:
+    """Stage-2 loss weights (Eq. 4, 14–20); defaults are the released code's."""
+
+    contact: float = 50.0
+    collision: float = 8.0
+    mask: float = 0.05
+    contact_eps: float = 0.1
+    """ε of Eq. 18 (m)."""
+    human_in_object: float = 10.0
+    """λ_{h→o} of Eq. 20."""
+    mask_mse: float = 1.5
+    """α of Eq. 17."""
+    mask_edge: float = 1e-3
+    """β of Eq. 17."""
+    mask_human: float = 0.5
+    mask_object: float = 1.5
+    trans_guard: float = 0.1
+    """Largest object translation change in stage 2 per axis (m) before the 1e6 penalty."""
+
+
+@dataclass
+class RenderConfig:
+    """Differentiable silhouette renderer (soft rasteriser)."""
+
+    scale: float = 0.25
+    """Render resolution relative to the video (¼ as the released code)."""
+    max_side: int = 96
+    """Upper bound on the render's long side (pixels), for CPU speed."""
+    sigma: float = 0.25
+    """Softness of the edge sigmoid, in render pixels."""
+    occlusion: Literal["gt_mask", "depth"] = "gt_mask"
+    """Eq. 13 with ground-truth masks (paper, code) or by rendered depth order."""
+    edge_pool: int = 7
+    """Max-pool kernel of the edge band (Eq. 15)."""
+    object_faces: int = 600
+    """Object mesh is decimated to about this many vertices for silhouettes and collision."""
+
+
+@dataclass
+class Stage2Config:
+    """Adam on keyframes (Alg. 1)."""
+
+    enabled: bool = True
+    keyframe_interval: int = 3
+    """K: keyframes 0, K, 2K, … and the last frame."""
+    steps: int = 20
+    """Adam steps per keyframe (paper 20; released code 30)."""
+    lr_pose: float = 1e-3
+    lr_hand: float = 3e-3
+    lr_betas: float = 0.0
+    """0 keeps betas fixed (the code optimises them at 1e-3; the proxy body ignores them)."""
+    lr_obj_rot: float = 2e-3
+    """Object rotation residual (rad; the code's 2e-3 is in degrees, i.e. negligible)."""
+    lr_obj_trans: float = 1e-3
+    joint_mask: Literal["tree", "released"] = "tree"
+    """'tree': joints on the kinematic chain of each keyframe's contacts up to ``chain_depth`` (paper);
+    'released': the own joint of every contact in the sequence (code)."""
+    chain_depth: int = 3
+    """Joints unlocked per contact in 'tree' mode: the contact's body and its ancestors, this many in all."""
+    optimize_object: bool = True
+    keyframe_batch: int = 48
+    """Keyframes optimised together in one Adam batch (memory bound; results do not depend on it)."""
+    sdf_resolution: int = 32
+    sdf_scale: float = 1.2
+    weights: LossWeights = field(default_factory=LossWeights)
+    render: RenderConfig = field(default_factory=RenderConfig)
+
+
+@dataclass
+class PostConfig:
+    """After the keyframe loop: static strategy, pre-contact frames, interpolation, smoothing."""
+
+    interpolation: Literal["residual", "anchors"] = "residual"
+    """'anchors' (code): in-between frames are interpolated from keyframes only; 'residual': the stage-2 change
+    (keyframe minus its stage-1 value) is interpolated and added to every frame's stage-1/IK solution."""
+    pose_interp: Literal["slerp", "lerp"] = "slerp"
+    """Human joint rotations between keyframes: per-joint slerp, or the code's component-wise lerp."""
+    pre_contact: Literal["hold", "track"] = "hold"
+    """Frames before the first 3D contact: hold the first contact frame's pose fixed in the world (code), or keep
+    their stage-1 solutions from the 2D tracks where they have ≥ 6 DoF ('track')."""
+    smoothing: Literal["butterworth", "ema_box", "none"] = "butterworth"
+    cutoff_hz: float = 6.0
+    butter_order: int = 4
+    ema_alpha: float = 0.25
+    box_window: int = 7
+    ema_passes: int = 2
+    smooth_root: bool = False
+    """Also smooth the human global orient/transl (the code never does)."""
+
+
+@dataclass
+class SolverConfig:
+    """The whole solver; ``dtype`` of the stage-2 tensors is float32, stage 1 runs in float64."""
+
+    stage1: Stage1Config = field(default_factory=Stage1Config)
+    ik: IKConfig = field(default_factory=IKConfig)
+    stage2: Stage2Config = field(default_factory=Stage2Config)
+    post: PostConfig = field(default_factory=PostConfig)
+    threads: int = 0
+    """torch intra-op threads (0 = leave torch's default)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict[str, Any] | None) -> SolverConfig:
+        """Build from nested plain dicts (unknown keys raise ValueError naming them)."""
+        return _build(SolverConfig, d or {}, "solver")
+
+
+def _build(cls: type, d: dict[str, Any], where: str) -> Any:
+    kw: dict[str, Any] = {}
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for k, v in d.items():
+        if k not in known:
+            raise ValueError(f"unknown solver config key {where}.{k}")
+        default = getattr(cls(), k)
+        if dataclasses.is_dataclass(default) and isinstance(v, dict):
+            kw[k] = _build(type(default), v, f"{where}.{k}")
+        elif isinstance(default, tuple):
+            kw[k] = tuple(v)
+        else:
+            kw[k] = v
+    return cls(**kw)
