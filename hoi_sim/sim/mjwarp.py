@@ -307,8 +307,14 @@ class MjWarpBackend(SimBackend):
         self.check_overflow()
         if self.options.graph and (not self.wp_device.is_cuda or wp.is_mempool_enabled(self.wp_device)):
             for name, fn in self._programs().items():
-                with self._scope(), wp.ScopedCapture(device=self.wp_device, stream=self._stream) as cap:
-                    fn()
+                try:
+                    with self._scope(), wp.ScopedCapture(device=self.wp_device, stream=self._stream) as cap:
+                        fn()
+                except NotImplementedError as e:  # Warp's CPU replay lacks some ops (strided wp.copy) for some models
+                    if self.wp_device.is_cuda:
+                        raise
+                    log.info("mjwarp: no CPU graph for %r (%s); launching its kernels one by one", name, e)
+                    continue
                 self._graphs[name] = cap.graph
         self.reset(all_ids, default)
         wp.synchronize_device(self.wp_device)
