@@ -87,8 +87,11 @@ def _call_solver(inp, cfg, body_model, progress) -> Any:
     return solve(inp, cfg, **kwargs)
 
 
-def as_sequence(result: Any, inp):
-    """The solver's result (``SolverResult``: human, obj_R, obj_t) as a camera-frame HOISequence."""
+def as_sequence(result: Any, inp, body_model=None):
+    """The solver's result (``SolverResult``: human, obj_R, obj_t) as a camera-frame HOISequence.
+
+    ``cam_to_world``: the session's static camera when known (synthetic, z-up world); else, with GVHMR global params
+    and a body model, the per-frame pelvis-based camera → GVHMR-world map (y up) of the released code."""
     import numpy as np
 
     from hoi_sim.recon.sequence import HOISequence
@@ -99,12 +102,22 @@ def as_sequence(result: Any, inp):
         raise HoiSimError(f"solver returned {type(result).__name__}, which has no human/obj_R/obj_t")
     diag = getattr(result, "diagnostics", {}) or {}
     kf = getattr(result, "keyframes", None)
-    c2w = None if inp.cam_to_world is None else np.repeat(inp.cam_to_world[None], inp.num_frames, axis=0)
+    c2w, up = None, None
+    if inp.cam_to_world is not None:
+        c2w, up = np.repeat(inp.cam_to_world[None], inp.num_frames, axis=0), "z"
+    elif inp.human_global is not None and body_model is not None:
+        from hoi_sim.recon.post import camera_to_world
+
+        Rd, td = camera_to_world(body_model, inp.human_incam, inp.human_global, None, inp.num_frames)
+        c2w = np.repeat(np.eye(4)[None], inp.num_frames, axis=0)
+        c2w[:, :3, :3], c2w[:, :3, 3] = Rd, td
+        up = "y (GVHMR world, pelvis-based per-frame map)"
     return HOISequence(human=result.human, obj_vertices=inp.object.vertices, obj_faces=inp.object.faces,
                        obj_R=np.asarray(result.obj_R, np.float64), obj_t=np.asarray(result.obj_t, np.float64),
                        contact_vertex=inp.contact_vertex, K=inp.K, fps=inp.fps, start_frame=inp.start_frame,
                        image_size=inp.image_size, cam_to_world=c2w,
                        meta={"object_file_scale": inp.object.scale, "object_user_scale": inp.object.user_scale,
+                             "world_up": up,
                              "diagnostics": diag, "keyframes": [] if kf is None else np.asarray(kf).tolist()})
 
 
@@ -155,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         seq = sequence_from_input(inp)
     else:
         progress(f"solve with body model '{getattr(body, 'name', type(body).__name__)}'")
-        seq = as_sequence(_call_solver(inp, cfg, body, progress), inp)
+        seq = as_sequence(_call_solver(inp, cfg, body, progress), inp, body)
         times = {k: v for k, v in seq.meta.get("diagnostics", {}).items() if k.startswith("t_")}
         if times:
             progress("  timings: " + ", ".join(f"{k[2:-2]} {v:.2f}s" for k, v in times.items()))

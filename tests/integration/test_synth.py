@@ -144,3 +144,21 @@ def test_cli_synth_omomo_clip(tmp_path, capsys):
     inp = load_session(out, load_masks=False)
     assert inp.num_frames == 3 and inp.object.num_vertices == 15834
     assert (inp.dof_per_frame() >= 10).all()
+
+
+def test_global_params_agree_with_the_camera(session):
+    """The GVHMR-style global params of a synthetic session give back its camera (y-up world = Cᵀ z-up world)."""
+    from hoi_sim.body.proxy import ProxyBody
+    from hoi_sim.commands.solve import as_sequence
+    from hoi_sim.recon.synth import C_S2H
+
+    inp = load_session(session, load_masks=False)
+    gt = load_sequence(session / "ground_truth.npz")
+    seq = as_sequence(gt, inp.replace(cam_to_world=None), ProxyBody())
+    assert seq is gt  # a HOISequence passes through unchanged
+    result = type("R", (), {"human": inp.human_incam, "obj_R": gt.obj_R, "obj_t": gt.obj_t})()
+    seq = as_sequence(result, inp.replace(cam_to_world=None), ProxyBody())
+    M = inp.cam_to_world
+    np.testing.assert_allclose(seq.cam_to_world[:, :3, :3], np.broadcast_to(C_S2H.T @ M[:3, :3], (8, 3, 3)),
+                               atol=1e-5)
+    np.testing.assert_allclose(seq.cam_to_world[:, :3, 3], np.broadcast_to(C_S2H.T @ M[:3, 3], (8, 3)), atol=1e-4)
