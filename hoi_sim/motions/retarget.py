@@ -127,13 +127,11 @@ def contacts_and_graph(contact_vertex: np.ndarray, kp_world: np.ndarray, body_po
     active = contact_vertex >= 0
     kps = kp.keypoints()
     label = np.zeros((T, NUM_BODIES), np.int8)
-    # far-from-object bodies → −1 (distance from the body origin to the nearest object vertex)
-    verts = obj_vertices[:: max(1, len(obj_vertices) // 2000)]
+    # far-from-object bodies → −1 (distance from the body origin to the nearest object vertex, object frame)
+    from scipy.spatial import cKDTree
+
     local_bodies = np.einsum("tji,tbj->tbi", obj_R, body_pos - obj_t[:, None])
-    d = np.full((T, NUM_BODIES), np.inf)
-    for chunk in np.array_split(np.arange(T), max(1, T // 64)):
-        diff = local_bodies[chunk, :, None, :] - verts[None, None]
-        d[chunk] = np.sqrt((diff**2).sum(-1)).min(-1)
+    d = cKDTree(obj_vertices).query(local_bodies.reshape(-1, 3))[0].reshape(T, NUM_BODIES)
     label[d > cfg.far_m] = -1
     for k, keyp in enumerate(kps):
         label[active[:, k], keyp.body_index] = 1
