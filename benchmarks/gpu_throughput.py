@@ -72,14 +72,14 @@ def measure(n: int, device: str, steps: int, warmup: int) -> dict[str, Any]:
 
     graph = None
     if "step" in backend._graphs:  # noqa: SLF001 - capture exactly when the backend could capture its step
-        with backend._scope(), wp.ScopedCapture(device=backend.wp_device, stream=backend._stream) as cap:  # noqa: SLF001
+        with backend._scope(), wp.ScopedCapture(device=backend.wp_device) as cap:  # noqa: SLF001
             eight()
         graph = cap.graph
 
     def bare() -> None:
         with backend._scope():  # noqa: SLF001
             if graph is not None:
-                wp.capture_launch(graph, stream=backend._stream)  # noqa: SLF001
+                wp.capture_launch(graph)
             else:
                 eight()
 

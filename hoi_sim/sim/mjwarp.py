@@ -1,13 +1,15 @@
 """MuJoCo-Warp backend: the CPU backend's ``MjModel`` on N worlds of ``mujoco_warp`` (DESIGN §5.3).
 
 One ``step()`` is one control step: ``physics_steps_per_control`` calls of ``mujoco_warp.step`` (1/240 s each),
-then body kinematics and velocities at the new state and the per-body contact forces. On CUDA the whole control step
-is captured once in a graph (``wp.ScopedCapture``: a CUDA graph on CUDA, Warp's graph replay on its CPU device) and
+then ``mujoco_warp.forward`` at the new state (bodies, velocities, contacts and constraint forces, as the CPU
+backend's ``mj_forward``) and the per-body contact forces. The whole control step is captured once in a graph
+(``wp.ScopedCapture``: a CUDA graph on CUDA, Warp's graph replay on its CPU device where the model allows it) and
 replayed; so are the two halves of a reset. ``graph: false`` runs the same launches one by one.
 
 State is read through zero-copy torch views of the Warp arrays (``wp.to_torch``): ``qpos``, ``qvel``, ``xpos``,
-``xquat``, ``cvel``, ``subtree_com``, ``ctrl`` and the contact-force buffers. Torch and Warp share one CUDA stream, so
-nothing is copied to the host during stepping except the overflow check (a few integers, see ``MjWarpOptions``).
+``xquat``, ``cvel``, ``subtree_com``, ``ctrl`` and the contact-force buffers. Warp launches go to Warp's (blocking)
+stream, ordered with torch's default stream on the device (a torch side stream gets explicit event waits), so
+nothing is copied to the host during stepping except the overflow check (a few booleans, see ``MjWarpOptions``).
 
 Contacts: every contact in the world-batched contact pool (``d.contact``, ``d.nacon`` of them) that carries a
 constraint adds its world-frame force to the two bodies it touches (geom → body → humanoid slot), split into
@@ -23,177 +25,36 @@ Warp kernels are compiled once per machine into :func:`warp_cache_dir` (``$HOI_S
 from __future__ import annotations
 
 import logging
-import os
 import time
 import warnings
-from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 import mujoco
+import mujoco_warp as mjw
 import numpy as np
 import torch
 import warp as wp
+from mujoco_warp._src.types import OverflowType
 
-from hoi_sim.errors import HoiSimError
+from hoi_sim import rotations as rot
+from hoi_sim.objects.hulls import ConvexHull
+from hoi_sim.sim.base import ResetState, SimBackend, SimState
+from hoi_sim.sim.config import SimConfig
+from hoi_sim.sim.mjwarp_setup import (
+    DROPPING_OVERFLOWS,
+    ContactOverflowError,
+    MjWarpOptions,
+    body_contact_forces,
+    init_warp,
+    resolve_warp_device,
+    warp_cache_dir,
+)
+from hoi_sim.sim.mujoco import MujocoBackend
+from hoi_sim.sim.scene import SceneIndex, build_scene
+from hoi_sim.sim.table7 import describe_mapping
+from hoi_sim.skeleton import NUM_BODIES
 
 log = logging.getLogger(__name__)
-
-
-def warp_cache_dir() -> Path:
-    """Directory of the Warp kernel cache: ``$HOI_SIM_CACHE/warp`` or ``~/.cache/hoi_sim/warp``."""
-    root = os.environ.get("HOI_SIM_CACHE")
-    return Path(root) / "warp" if root else Path.home() / ".cache" / "hoi_sim" / "warp"
-
-
-def _warp_initialized() -> bool:
-    return wp._src.context.runtime is not None  # noqa: SLF001 - no public query in warp 1.19
-
-
-def init_warp(cache_dir: str | Path | None = None, verbose: bool = False) -> Path:
-    """Point Warp's kernel cache at ``cache_dir`` (default :func:`warp_cache_dir`) and initialise Warp.
-
-    Must run before anything initialises Warp to take effect; a cache directory set by the user beforehand
-    (``wp.config.kernel_cache_dir`` or ``WARP_CACHE_PATH``) is kept. Returns the cache directory in use.
-    """
-    if not _warp_initialized():
-        if cache_dir is not None or (wp.config.kernel_cache_dir is None and "WARP_CACHE_PATH" not in os.environ):
-            path = Path(cache_dir) if cache_dir is not None else warp_cache_dir()
-            path.mkdir(parents=True, exist_ok=True)
-            wp.config.kernel_cache_dir = str(path)
-        if not verbose:
-            wp.config.log_level = wp.LOG_WARNING
-            wp.config.quiet = True
-        wp.init()
-    return Path(wp.config.kernel_cache_dir or os.environ.get("WARP_CACHE_PATH", ""))
-
-
-import mujoco_warp as mjw  # noqa: E402  (after the warp import; Warp itself is initialised lazily by init_warp)
-from mujoco_warp._src.support import contact_force_fn  # noqa: E402
-from mujoco_warp._src.types import OverflowType, vec5  # noqa: E402
-
-from hoi_sim import rotations as rot  # noqa: E402
-from hoi_sim.objects.hulls import ConvexHull  # noqa: E402
-from hoi_sim.sim.base import ResetState, SimBackend, SimState  # noqa: E402
-from hoi_sim.sim.config import SimConfig  # noqa: E402
-from hoi_sim.sim.mujoco import MujocoBackend  # noqa: E402
-from hoi_sim.sim.scene import SceneIndex, build_scene  # noqa: E402
-from hoi_sim.sim.table7 import describe_mapping  # noqa: E402
-from hoi_sim.skeleton import NUM_BODIES  # noqa: E402
-
-# Overflows that drop contacts or constraint rows. Solver/line-search iteration limits and EPA horizon are accuracy
-# warnings, not lost contacts, and are ignored here.
-_DROPPING = (OverflowType.NEFC, OverflowType.NJMAX_NNZ, OverflowType.BROADPHASE, OverflowType.NARROWPHASE,
-             OverflowType.CCD)
-
-
-class ContactOverflowError(HoiSimError):
-    """mujoco-warp ran out of contact or constraint buffer space (contacts would be dropped)."""
-
-
-@dataclass(frozen=True)
-class MjWarpOptions:
-    """Settings of the mujoco-warp backend that Table 7 does not cover (``SimConfig.extra`` keys, same names).
-
-    Attributes:
-        nconmax: contacts allocated per world; the pool holds ``nconmax × N`` contacts shared by all worlds.
-            With Table 7's contact offset (margin 0.2 m) every geom pair closer than 20 cm is a contact.
-        njmax: constraint rows per world (a pyramidal condim-3 contact uses 4, a joint limit 1); hard per world.
-        njmax_nnz: non-zeros of the sparse constraint Jacobian per world (None: mujoco-warp's default).
-        warp_device: Warp device (``"cuda:0"``, ``"cpu"``) or ``"auto"`` (CUDA when available, else CPU).
-        graph: capture one control step in a Warp graph and replay it: a CUDA graph on CUDA (needs Warp's
-            memory pool), Warp's CPU graph replay on the CPU device (about 2× fewer Python launch costs there).
-        on_overflow: ``"raise"`` (:class:`ContactOverflowError`) or ``"warn"`` (``RuntimeWarning``, once per kind).
-        overflow_check_every: check the overflow bits every k control steps (each check is one small device→host
-            copy on CUDA; the bits are sticky, so a later check still sees an earlier overflow).
-        bad_qvel: a world whose |qvel| exceeds this (rad/s, m/s) or turns NaN is reported ``bad`` and put back
-            to the model's rest pose so that it stays finite until the caller resets it.
-        kernel_cache_dir: Warp kernel cache (None: :func:`warp_cache_dir`).
-        verbose: let Warp print module compilation lines.
-    """
-
-    nconmax: int = 256
-    njmax: int = 512
-    njmax_nnz: int | None = None
-    warp_device: str = "auto"
-    graph: bool = True
-    on_overflow: str = "raise"
-    overflow_check_every: int = 1
-    bad_qvel: float = 1.0e4
-    kernel_cache_dir: str | None = None
-    verbose: bool = False
-
-    @classmethod
-    def from_extra(cls, extra: dict[str, Any] | None, **overrides: Any) -> MjWarpOptions:
-        """Options from ``SimConfig.extra`` (unknown keys ignored: they may belong to another backend) + overrides."""
-        names = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in (extra or {}).items() if k in names}
-        unknown = sorted(set(overrides) - names)
-        if unknown:
-            raise HoiSimError(f"unknown mjwarp option(s): {', '.join(unknown)} (known: {', '.join(sorted(names))})")
-        kw.update({k: v for k, v in overrides.items() if v is not None})
-        opts = cls(**kw)
-        if opts.on_overflow not in ("raise", "warn"):
-            raise HoiSimError(f"mjwarp on_overflow must be 'raise' or 'warn', got {opts.on_overflow!r}")
-        if opts.nconmax < 1 or opts.njmax < 1:
-            raise HoiSimError(f"mjwarp nconmax and njmax must be >= 1 (got {opts.nconmax}, {opts.njmax})")
-        return opts
-
-
-def resolve_warp_device(name: str) -> str:
-    """``"auto"`` → ``"cuda:0"`` when Warp sees a CUDA device, else ``"cpu"``; other names are returned as is."""
-    if name != "auto":
-        return name
-    return "cuda:0" if wp.is_cuda_available() else "cpu"
-
-
-@wp.kernel
-def _body_contact_forces(
-    opt_cone: int,
-    naconmax: int,
-    njmax: int,
-    geom_bodyid: wp.array(dtype=int),
-    body_slot: wp.array(dtype=int),
-    body_is_obj: wp.array(dtype=int),
-    contact_frame: wp.array(dtype=wp.mat33),
-    contact_friction: wp.array(dtype=vec5),
-    contact_dim: wp.array(dtype=int),
-    contact_efc_address: wp.array2d(dtype=int),
-    contact_worldid: wp.array(dtype=int),
-    contact_adhesion: wp.array(dtype=float),
-    contact_geom: wp.array(dtype=wp.vec2i),
-    efc_force: wp.array2d(dtype=float),
-    nacon: wp.array(dtype=int),
-    force_obj_out: wp.array2d(dtype=wp.vec3),
-    force_any_out: wp.array2d(dtype=wp.vec3),
-):
-    """Accumulate each contact's world-frame force onto its humanoid bodies ([nworld, 52] vec3, newtons).
-
-    The contact frame's normal points from geom 0 to geom 1 and a positive normal force pushes geom 1 along it, so
-    body 1 receives +F and body 0 receives −F.
-    """
-    cid = wp.tid()
-    if cid >= wp.min(nacon[0], naconmax):
-        return
-    if contact_efc_address[cid, 0] < 0:
-        return
-    w = contact_worldid[cid]
-    f6 = contact_force_fn(opt_cone, contact_frame, contact_friction, contact_dim, contact_efc_address,
-                          contact_adhesion, efc_force, njmax, nacon, w, cid, True)
-    f = wp.spatial_top(f6)
-    g = contact_geom[cid]
-    b0 = geom_bodyid[g[0]]
-    b1 = geom_bodyid[g[1]]
-    s0 = body_slot[b0]
-    s1 = body_slot[b1]
-    if s0 >= 0:
-        wp.atomic_sub(force_any_out, w, s0, f)
-        if body_is_obj[b1] != 0:
-            wp.atomic_sub(force_obj_out, w, s0, f)
-    if s1 >= 0:
-        wp.atomic_add(force_any_out, w, s1, f)
-        if body_is_obj[b0] != 0:
-            wp.atomic_add(force_obj_out, w, s1, f)
 
 
 class MjWarpBackend(SimBackend):
@@ -231,7 +92,6 @@ class MjWarpBackend(SimBackend):
                                                            else self.options.warp_device))
         cuda = self.wp_device.is_cuda
         self._device = torch.device("cuda", self.wp_device.ordinal) if cuda else torch.device("cpu")
-        self._stream = wp.stream_from_torch(torch.cuda.current_stream(self._device)) if cuda else None
         self._limits = torch.as_tensor(m.jnt_range[self.index.dof_joint], dtype=torch.float32, device=self._device)
         self._graphs: dict[str, Any] = {}
         self._steps = 0
@@ -258,9 +118,7 @@ class MjWarpBackend(SimBackend):
 
     # ---- set-up ----------------------------------------------------------------------------------------------
     def _scope(self) -> Any:
-        """Context that puts Warp on this backend's device (and on torch's current CUDA stream)."""
-        if self._stream is not None:
-            return _Scopes(wp.ScopedDevice(self.wp_device), wp.ScopedStream(self._stream))
+        """Context that puts Warp on this backend's device (Warp launches go to that device's Warp stream)."""
         return wp.ScopedDevice(self.wp_device)
 
     def _make_views(self) -> None:
@@ -308,7 +166,7 @@ class MjWarpBackend(SimBackend):
         if self.options.graph and (not self.wp_device.is_cuda or wp.is_mempool_enabled(self.wp_device)):
             for name, fn in self._programs().items():
                 try:
-                    with self._scope(), wp.ScopedCapture(device=self.wp_device, stream=self._stream) as cap:
+                    with self._scope(), wp.ScopedCapture(device=self.wp_device) as cap:
                         fn()
                 except NotImplementedError as e:  # Warp's CPU replay lacks some ops (strided wp.copy) for some models
                     if self.wp_device.is_cuda:
@@ -325,12 +183,21 @@ class MjWarpBackend(SimBackend):
 
     def _run(self, name: str) -> None:
         """Replay the graph ``name`` (clear | forward | step), or run its launches directly."""
+        torch_stream = None
+        if self.wp_device.is_cuda and torch.cuda.current_stream(self._device) != torch.cuda.default_stream(
+                self._device):
+            # Warp's stream is blocking (ordered with the legacy default stream torch uses by default); a torch
+            # side stream needs explicit, device-side waits in both directions
+            torch_stream = wp.stream_from_torch(torch.cuda.current_stream(self._device))
+            wp.get_stream(self.wp_device).wait_stream(torch_stream)
         with self._scope():
             graph = self._graphs.get(name)
             if graph is not None:
-                wp.capture_launch(graph, stream=self._stream)
+                wp.capture_launch(graph)
             else:
                 self._programs()[name]()
+        if torch_stream is not None:
+            torch_stream.wait_stream(wp.get_stream(self.wp_device))
 
     def _clear(self) -> None:
         """``mj_resetData`` of the worlds flagged in ``_reset_mask`` (warm start, applied forces, time, ctrl,
@@ -344,7 +211,7 @@ class MjWarpBackend(SimBackend):
         self._force_obj_wp.zero_()
         self._force_any_wp.zero_()
         d, c = self.d, self.d.contact
-        wp.launch(_body_contact_forces, dim=d.naconmax,
+        wp.launch(body_contact_forces, dim=d.naconmax,
                   inputs=[int(self.m.opt.cone), d.naconmax, d.njmax, self.m.geom_bodyid, self._body_slot,
                           self._body_is_obj, c.frame, c.friction, c.dim, c.efc_address, c.worldid, c.adhesion,
                           c.geom, d.efc.force, d.nacon],
@@ -439,10 +306,10 @@ class MjWarpBackend(SimBackend):
         copied to the host.
         """
         ov = self.overflow
-        checks = [((ov & int(k)) != 0).any() for k in _DROPPING]
+        checks = [((ov & int(k)) != 0).any() for k in DROPPING_OVERFLOWS]
         checks += [wp.to_torch(self.d.nacon)[0] > self.d.naconmax, self.nefc.max() > self.d.njmax]
         hit = torch.stack(checks).cpu().tolist()
-        flags = sum(int(k) for k, h in zip(_DROPPING, hit) if h)
+        flags = sum(int(k) for k, h in zip(DROPPING_OVERFLOWS, hit) if h)
         flags |= int(OverflowType.NARROWPHASE) if hit[-2] else 0
         flags |= int(OverflowType.NEFC) if hit[-1] else 0
         if not flags:
@@ -466,7 +333,7 @@ class MjWarpBackend(SimBackend):
             parts.append(f"a world needs {c['max_nefc']} constraint rows > njmax {o.njmax}; raise njmax")
         if flags & int(OverflowType.NJMAX_NNZ):
             parts.append(f"constraint Jacobian non-zeros > njmax_nnz {self.d.njmax_nnz}; raise njmax_nnz")
-        kinds = [k.name for k in _DROPPING if flags & int(k)]
+        kinds = [k.name for k in DROPPING_OVERFLOWS if flags & int(k)]
         when = f"after {self._steps} control steps" if self._steps else "at start-up (default state)"
         return (f"mjwarp buffer overflow ({'|'.join(kinds)}) with {self._n} worlds {when}: "
                 f"{'; '.join(parts)} (mujoco-warp would drop them; set it in cfg/sim/mjwarp.yaml settings.extra)")
@@ -501,19 +368,5 @@ class MjWarpBackend(SimBackend):
         self._graphs.clear()
 
 
-class _Scopes:
-    """Enter several context managers as one."""
-
-    def __init__(self, *cms: Any) -> None:
-        self.cms = cms
-
-    def __enter__(self) -> None:
-        for c in self.cms:
-            c.__enter__()
-
-    def __exit__(self, *exc: Any) -> None:
-        for c in reversed(self.cms):
-            c.__exit__(*exc)
-
-
-__all__ = ["ContactOverflowError", "MjWarpBackend", "MjWarpOptions", "init_warp", "warp_cache_dir"]
+__all__ = ["ContactOverflowError", "MjWarpBackend", "MjWarpOptions", "init_warp", "resolve_warp_device",
+           "warp_cache_dir"]
