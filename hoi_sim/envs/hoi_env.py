@@ -11,6 +11,7 @@ flag, NaN/inf, or beyond ``max_abs_*``) gets reward 0, is marked terminated, res
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import torch
@@ -118,21 +119,33 @@ class HOIEnv:
         return self.start_time + (self.progress + steps_ahead).to(torch.float32) * self.control_dt
 
     def reference(self, steps_ahead: int = 0) -> MotionState:
+        """The reference [N] ``steps_ahead`` control steps after the current one."""
         return self.lib.state(self.motion_ids, self.ref_time(steps_ahead))
+
+    def references(self, horizons: tuple[int, ...]) -> list[MotionState]:
+        """``reference(h)`` for every h, gathered from the library in one batched query."""
+        n = self.num_envs
+        big = self.lib.state(self.motion_ids.repeat(len(horizons)), torch.cat([self.ref_time(h) for h in horizons]))
+        return [MotionState(**{f.name: getattr(big, f.name)[i * n:(i + 1) * n] for f in fields(MotionState)})
+                for i in range(len(horizons))]
 
     def _contact(self, s: SimState) -> torch.Tensor:
         return s.contact_any if self.cfg.contact_source == "any" else s.contact_obj
 
-    def _obj_points_world(self, pos: torch.Tensor, quat: torch.Tensor) -> torch.Tensor:
-        pts = self.lib.obj_points[self.motion_ids]
-        return rot.quat_rotate(quat[:, None].expand(pts.shape[:-1] + (4,)), pts) + pos[:, None]
+    def _obj_points_world(self, pos: torch.Tensor, quat: torch.Tensor, env_ids: torch.Tensor | None = None
+                          ) -> torch.Tensor:
+        """[n,P,3] object surface samples of envs ``env_ids`` (default all) moved by poses pos [n,3], quat [n,4]."""
+        mids = self.motion_ids if env_ids is None else self.motion_ids[env_ids]
+        return torch.baddbmm(pos[:, None], self.lib.obj_points[mids], rot.quat_to_matrix(quat).transpose(-1, -2))
 
     def observe(self, s: SimState) -> torch.Tensor:
         """Teacher observation [N, num_obs] of state ``s`` against the references Δ = ``cfg.obs_horizons``."""
         contact = self._contact(s)
-        sim_ig = nearest_surface_vec(s.body_pos, self._obj_points_world(s.obj_pos, s.obj_quat))
+        sim_ig = nearest_surface_vec(s.body_pos, s.obj_pos, rot.quat_to_matrix(s.obj_quat),
+                                     self.lib.obj_points[self.motion_ids])
         part = self.obs_builder.sim_part(s, contact, sim_ig)
-        blocks = [self.obs_builder.block(s, self.reference(h), contact, part) for h in self.cfg.obs_horizons]
+        refs = self.references(self.cfg.obs_horizons)
+        blocks = [self.obs_builder.block(s, r, contact, part) for r in refs]
         return torch.nan_to_num(torch.cat(blocks, -1), nan=0.0, posinf=0.0, neginf=0.0)
 
     # ------------------------------------------------------------------ step
@@ -155,19 +168,36 @@ class HOIEnv:
             out["body_error"] = term.key_body_error(ref.body_pos[:, k], s.body_pos[:, k],
                                                     tc.body_error_threshold) & after_grace
         if tc.object_error or tc.interaction_graph:
-            sim_pts = self._obj_points_world(s.obj_pos, s.obj_quat)
-            ref_pts = self._obj_points_world(ref.obj_pos, ref.obj_quat)
+            # per surface sample: (R_sim − R_ref) P_j + (p_sim − p_ref), [N,P,3]
+            d_rot = rot.quat_to_matrix(s.obj_quat) - rot.quat_to_matrix(ref.obj_quat)
+            gap = torch.baddbmm((s.obj_pos - ref.obj_pos)[:, None], self.lib.obj_points[self.motion_ids],
+                                d_rot.transpose(-1, -2)).norm(dim=-1)
             if tc.object_error:
-                out["object_error"] = term.object_error(ref_pts, sim_pts, tc.object_error_threshold) & after_grace
+                out["object_error"] = (gap.mean(-1) > tc.object_error_threshold) & after_grace
             if tc.interaction_graph:
-                out["interaction_graph"] = term.interaction_graph_broken(
-                    s.body_pos[:, k], sim_pts, ref.body_pos[:, k], ref_pts, tc.ig_ratio, tc.ig_floor) & after_grace
+                out["interaction_graph"] = self._ig_broken(s, ref, gap.amax(-1)) & after_grace
         if tc.hand_contact:
             contact = self._contact(s)
             for i, ids in enumerate(self._hands):
                 miss = term.hand_missing(ref.contact_label, contact, ids)
                 self.hand_miss[:, i] = (self.hand_miss[:, i] + 1) * miss.long()
             out["hand_contact"] = (self.hand_miss > tc.hand_contact_max_steps).any(-1) & after_grace
+        return out
+
+    def _ig_broken(self, s: SimState, ref: MotionState, dp: torch.Tensor) -> torch.Tensor:
+        """InterMimic's IG test, evaluated only where it can fire: ‖e_sim − e_ref‖ ≤ max_k ‖Δx_k‖ + max_j ‖Δp_j‖
+        (triangle inequality) and every limit is ≥ ratio·floor, so envs below that bound pass without the
+        [Kb × P] distance matrices. ``dp`` [N]: max_j ‖Δp_j‖ (m)."""
+        tc = self.cfg.terminations
+        k = self._key
+        dx = (s.body_pos[:, k] - ref.body_pos[:, k]).norm(dim=-1).amax(-1)
+        out = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        cand = ((dx + dp) > tc.ig_ratio * tc.ig_floor).nonzero(as_tuple=False).flatten()
+        if cand.numel():
+            sim_pts = self._obj_points_world(s.obj_pos[cand], s.obj_quat[cand], cand)
+            ref_pts = self._obj_points_world(ref.obj_pos[cand], ref.obj_quat[cand], cand)
+            out[cand] = term.interaction_graph_broken(s.body_pos[cand][:, k], sim_pts, ref.body_pos[cand][:, k],
+                                                      ref_pts, tc.ig_ratio, tc.ig_floor)
         return out
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,

@@ -45,10 +45,22 @@ def ig_encode(vec: torch.Tensor, scale: float = 5.0) -> torch.Tensor:
     return vec / d.clamp_min(1e-9) * torch.exp(-scale * d)
 
 
-def nearest_surface_vec(body_pos: torch.Tensor, points_world: torch.Tensor) -> torch.Tensor:
-    """[N,52,3], [N,P,3] → [N,52,3] body − nearest object surface point (brute force, as InterMimic)."""
-    idx = torch.cdist(body_pos, points_world).argmin(-1)
-    return body_pos - torch.gather(points_world, 1, idx[..., None].expand(idx.shape + (3,)))
+def nearest_surface_vec(body_pos: torch.Tensor, obj_pos: torch.Tensor, obj_rot: torch.Tensor,
+                        points_local: torch.Tensor) -> torch.Tensor:
+    """Body − nearest object surface sample (brute force, as InterMimic), computed in the object frame.
+
+    Args:
+        body_pos [N,52,3] world; obj_pos [N,3]; obj_rot [N,3,3] object → world; points_local [N,P,3] object frame.
+
+    Returns:
+        [N,52,3] world vectors.
+    """
+    local = (body_pos - obj_pos[:, None]) @ obj_rot  # Rᵀ(x − p) as row vectors
+    # argmin_j ‖x − p_j‖² = argmin_j (‖p_j‖² − 2 x·p_j): one batched matrix product, no square roots
+    score = torch.baddbmm((points_local ** 2).sum(-1)[:, None], local, points_local.transpose(-1, -2), alpha=-2.0)
+    idx = score.argmin(-1)
+    near = torch.gather(points_local, 1, idx[..., None].expand(idx.shape + (3,)))
+    return (local - near) @ obj_rot.transpose(-1, -2)
 
 
 class TeacherObservation:
@@ -66,59 +78,61 @@ class TeacherObservation:
         """Rows that depend on the simulation only (shared by every horizon). contact [N,52] bool,
         sim_ig [N,52,3] world body − nearest sim object point."""
         n = sim.root_pos.shape[0]
-        h_inv = rot.quat_conj(rot.heading_quat(sim.root_quat))
-        hb = h_inv[:, None].expand(n, 52, 4)
-        rel = sim.body_pos - sim.root_pos[:, None]
-        local_pos = rot.quat_rotate(hb, rel)
+        hm = rot.quat_to_matrix(rot.quat_conj(rot.heading_quat(sim.root_quat)))  # [N,3,3] world → heading
+        body_r = rot.quat_to_matrix(sim.body_quat)  # [N,52,3,3]
+        local_pos = _loc(hm, sim.body_pos - sim.root_pos[:, None])
         return {
-            "h_inv": h_inv,
+            "hm": hm,
+            "body_r": body_r,
             "root_height": sim.root_pos[:, 2:3],
             "body_pos_local": local_pos[:, 1:].reshape(n, -1),
-            "body_rot_local": rot.quat_to_tan_norm(rot.quat_mul(hb, sim.body_quat)).reshape(n, -1),
-            "body_lin_vel_local": rot.quat_rotate(hb, sim.body_lin_vel).reshape(n, -1),
-            "body_ang_vel_local": rot.quat_rotate(hb, sim.body_ang_vel).reshape(n, -1),
+            "body_rot_local": _tan(hm[:, None] @ body_r).reshape(n, -1),
+            "body_lin_vel_local": _loc(hm, sim.body_lin_vel).reshape(n, -1),
+            "body_ang_vel_local": _loc(hm, sim.body_ang_vel).reshape(n, -1),
             "contact": contact[:, self.contact].to(torch.float32),
             "key_body_pos_local": local_pos[:, self.key].reshape(n, -1),
-            "obj_vel_local": torch.cat([rot.quat_rotate(h_inv, sim.obj_lin_vel),
-                                        rot.quat_rotate(h_inv, sim.obj_ang_vel)], -1),
-            "ig_enc": ig_encode(rot.quat_rotate(hb, sim_ig)),
+            "obj_vel_local": torch.cat([_loc(hm, sim.obj_lin_vel), _loc(hm, sim.obj_ang_vel)], -1),
+            "ig_enc": ig_encode(_loc(hm, sim_ig)),
         }
 
     def block(self, sim, ref, contact: torch.Tensor, part: dict[str, torch.Tensor]) -> torch.Tensor:
         """One [N, 1599] block against the reference ``ref`` (a MotionState at the horizon's time)."""
         n = sim.root_pos.shape[0]
-        h_inv = part["h_inv"]
-        h = rot.quat_conj(h_inv)
-
-        def loc(v: torch.Tensor) -> torch.Tensor:
-            q = h_inv.view(n, *([1] * (v.dim() - 2)), 4).expand(v.shape[:-1] + (4,))
-            return rot.quat_rotate(q, v)
-
-        def conj_heading(q: torch.Tensor) -> torch.Tensor:  # h⁻¹ ⊗ q ⊗ h
-            k = q.shape[1]
-            return rot.quat_mul(rot.quat_mul(h_inv[:, None].expand(n, k, 4), q), h[:, None].expand(n, k, 4))
-
-        nh = self.no_hand
-        rot_err = conj_heading(rot.quat_mul(rot.quat_conj(ref.body_quat[:, nh]), sim.body_quat[:, nh]))
+        hm = part["hm"]
+        nh, key = self.no_hand, self.key
+        ref_r = rot.quat_to_matrix(ref.body_quat[:, nh])  # [N,22,3,3]
+        # h⁻¹ ⊗ (q_ref⁻¹ ⊗ q_sim) ⊗ h as matrices: H · R_refᵀ · R_sim · Hᵀ
+        rot_err = hm[:, None] @ ref_r.transpose(-1, -2) @ part["body_r"][:, nh] @ hm.transpose(-1, -2)[:, None]
         lab = ref.contact_label[:, self.contact]
         c = contact[:, self.contact].to(torch.float32)
-        obj_rot_err = conj_heading(rot.quat_mul(rot.quat_conj(ref.obj_quat), sim.obj_quat)[:, None])[:, 0]
-        ref_h_inv = rot.quat_conj(rot.heading_quat(ref.root_quat))
-        ref_ig = ig_encode(rot.quat_rotate(ref_h_inv[:, None].expand(n, 52, 4), ref.ig_vec))
+        obj_err = (hm @ rot.quat_to_matrix(ref.obj_quat).transpose(-1, -2) @ rot.quat_to_matrix(sim.obj_quat)
+                   @ hm.transpose(-1, -2))
+        ref_hm = rot.quat_to_matrix(rot.quat_conj(rot.heading_quat(ref.root_quat)))
+        ref_ig = ig_encode(_loc(ref_hm, ref.ig_vec[:, key]))
         rows = {
             **part,
-            "key_body_pos_error": loc(ref.body_pos[:, self.key] - sim.body_pos[:, self.key]).reshape(n, -1),
-            "rot_error": rot.quat_to_tan_norm(rot_err).reshape(n, -1),
+            "key_body_pos_error": _loc(hm, ref.body_pos[:, key] - sim.body_pos[:, key]).reshape(n, -1),
+            "rot_error": _tan(rot_err).reshape(n, -1),
             "contact_label_error": lab * ((lab + 1.0) * 0.5 - c),
-            "ref_rot_local": rot.quat_to_tan_norm(
-                rot.quat_mul(h_inv[:, None].expand(n, 22, 4), ref.body_quat[:, nh])).reshape(n, -1),
-            "key_body_lin_vel_error": loc(ref.body_lin_vel[:, self.key]
-                                          - sim.body_lin_vel[:, self.key]).reshape(n, -1),
-            "ang_vel_error": loc(ref.body_ang_vel[:, nh] - sim.body_ang_vel[:, nh]).reshape(n, -1),
-            "obj_error": torch.cat([loc(ref.obj_pos - sim.obj_pos), rot.quat_to_tan_norm(obj_rot_err),
-                                    loc(ref.obj_lin_vel - sim.obj_lin_vel),
-                                    loc(ref.obj_ang_vel - sim.obj_ang_vel)], -1),
+            "ref_rot_local": _tan(hm[:, None] @ ref_r).reshape(n, -1),
+            "key_body_lin_vel_error": _loc(hm, ref.body_lin_vel[:, key] - sim.body_lin_vel[:, key]).reshape(n, -1),
+            "ang_vel_error": _loc(hm, ref.body_ang_vel[:, nh] - sim.body_ang_vel[:, nh]).reshape(n, -1),
+            "obj_error": torch.cat([_loc(hm, ref.obj_pos - sim.obj_pos), _tan(obj_err),
+                                    _loc(hm, ref.obj_lin_vel - sim.obj_lin_vel),
+                                    _loc(hm, ref.obj_ang_vel - sim.obj_ang_vel)], -1),
             "ig": part["ig_enc"].reshape(n, -1),
-            "ig_error": (ref_ig[:, self.key] - part["ig_enc"][:, self.key]).reshape(n, -1),
+            "ig_error": (ref_ig - part["ig_enc"][:, key]).reshape(n, -1),
         }
         return torch.cat([rows[name] for name, _ in BLOCK_LAYOUT], dim=-1)
+
+
+def _loc(hm: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Rotate v [N,3] or [N,K,3] by the per-env matrices hm [N,3,3]."""
+    if v.dim() == 2:
+        return (hm @ v[..., None])[..., 0]
+    return v @ hm.transpose(-1, -2)
+
+
+def _tan(m: torch.Tensor) -> torch.Tensor:
+    """Tan-norm of rotation matrices [..., 3, 3]: the rotated x axis and z axis (columns 0 and 2), [..., 6]."""
+    return torch.cat([m[..., :, 0], m[..., :, 2]], dim=-1)

@@ -228,15 +228,19 @@ class MotionLibrary:
         motion_ids = motion_ids.to(self.device)
         i0, i1, alpha, inear = self._frames(motion_ids, times.to(self.device))
         out: dict[str, torch.Tensor] = {}
-        for name in _LERP:
-            x0, x1 = self.data[name][i0], self.data[name][i1]
-            a = alpha.view((-1,) + (1,) * (x0.dim() - 1))
-            out[name] = x0 + a * (x1 - x0)
-        for name in _SLERP:
-            x0, x1 = self.data[name][i0], self.data[name][i1]
-            a = alpha.view((-1,) + (1,) * (x0.dim() - 1))
-            out[name] = rot.slerp(x0, x1, a)
-        out["dof_pos"] = self._interp_dofs(self.data["dof_pos"][i0], self.data["dof_pos"][i1], alpha)
+        if not bool((alpha > 0).any()):  # every query on a frame (control dt a multiple of 1/fps): no blending
+            for name in _LERP + _SLERP + ("dof_pos",):
+                out[name] = self.data[name][i0]
+        else:
+            for name in _LERP:
+                x0, x1 = self.data[name][i0], self.data[name][i1]
+                a = alpha.view((-1,) + (1,) * (x0.dim() - 1))
+                out[name] = x0 + a * (x1 - x0)
+            for name in _SLERP:
+                x0, x1 = self.data[name][i0], self.data[name][i1]
+                a = alpha.view((-1,) + (1,) * (x0.dim() - 1))
+                out[name] = rot.slerp(x0, x1, a)
+            out["dof_pos"] = self._interp_dofs(self.data["dof_pos"][i0], self.data["dof_pos"][i1], alpha)
         out["contact_label"] = self.data["contact_label"][inear]
         out["ig_active"] = self.data["ig_active"][inear]
         out["ig_body"] = self.ig_body[motion_ids]

@@ -235,3 +235,37 @@ def test_config_from_yaml_and_errors(tmp_path) -> None:
         EnvCfg.from_yaml(p)
     with pytest.raises(InputError):
         EnvCfg.from_dict({"terminations": {"nope": True}})
+
+
+def test_nearest_surface_vec_matches_brute_force() -> None:
+    from hoi_sim import rotations as rot
+    from hoi_sim.envs.observations import nearest_surface_vec
+
+    g = torch.Generator().manual_seed(0)
+    body = torch.rand(3, 52, 3, generator=g) * 2 - 1
+    pts = torch.rand(3, 200, 3, generator=g) - 0.5
+    q = rot.quat_normalize(torch.rand(3, 4, generator=g) - 0.5)
+    p = torch.rand(3, 3, generator=g)
+    world = rot.quat_rotate(q[:, None].expand(3, 200, 4), pts) + p[:, None]
+    idx = torch.cdist(body, world).argmin(-1)
+    expect = body - torch.gather(world, 1, idx[..., None].expand(3, 52, 3))
+    got = nearest_surface_vec(body, p, rot.quat_to_matrix(q), pts)
+    assert torch.allclose(got, expect, atol=1e-5)
+
+
+def test_ig_termination_shortcut_agrees_with_full_test(lib: MotionLibrary) -> None:
+    from hoi_sim.envs import terminations as term
+
+    env = make_env(lib, state_init="start")
+    env.reset()
+    s, ref = env.state, env.reference(0)
+    g = torch.Generator().manual_seed(0)
+    for shift in (0.1, 0.6, 1.5, 3.0):
+        s.body_pos = ref.body_pos + shift * (torch.rand(N, 52, 3, generator=g) - 0.5)
+        s.obj_pos = ref.obj_pos + shift * (torch.rand(N, 3, generator=g) - 0.5)
+        k = env._key
+        sim_pts = env._obj_points_world(s.obj_pos, s.obj_quat)
+        ref_pts = env._obj_points_world(ref.obj_pos, ref.obj_quat)
+        full = term.interaction_graph_broken(s.body_pos[:, k], sim_pts, ref.body_pos[:, k], ref_pts)
+        dp = (sim_pts - ref_pts).norm(dim=-1).amax(-1)
+        assert torch.equal(env._ig_broken(s, ref, dp), full)
