@@ -32,7 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--obj-rot-noise-deg", type=float, default=None, help="RMS object rotation noise (deg)")
     p.add_argument("--track-noise-px", type=float, default=None, help="2D track noise (pixels)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frames", type=int, default=None, help="use the first N frames (default: all)")
+    p.add_argument("--start", type=int, default=0, help="first motion frame to use (default 0)")
+    p.add_argument("--frames", type=int, default=None, help="use N frames from --start (default: all)")
+    p.add_argument("--static", choices=("auto", "yes", "no"), default="auto",
+                   help="is_static_object flag (auto: the object moves < 1 cm and < 1 deg)")
     p.add_argument("--size", default="256x256", help="image size WxH (even numbers; default 256x256)")
     p.add_argument("--azimuth", type=float, default=None, help="camera azimuth (deg, z-up world); default: "
                    "30 deg off the person's facing direction at frame 0")
@@ -96,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.time()
     print(f"loading {args.motion}", flush=True)
     motion = load_motion_any(args.motion, args.object)
-    make_synthetic_session(motion, out, noise=noise, seed=args.seed, frames=args.frames, image_size=size,
+    make_synthetic_session(motion, out, noise=noise, seed=args.seed, frames=args.frames, start=args.start,
+                           image_size=size, static=None if args.static == "auto" else args.static == "yes",
                            azimuth_deg=args.azimuth, layout=args.layout, progress=lambda m: print(m, flush=True))
     from hoi_sim.recon.ingest import load_session
 

@@ -133,6 +133,19 @@ def look_at_camera(points: np.ndarray, image_size: tuple[int, int], azimuth_deg:
     return K, np.stack([right, down, fwd]), eye
 
 
+def _slice_motion(motion, start: int, stop: int):
+    """Frames [start, stop) of a HOIMotion (arrays whose first axis is time are sliced; the rest shared)."""
+    import dataclasses
+
+    from hoi_sim.motions.schema import ARRAY_SPECS
+
+    if start == 0 and stop >= motion.num_frames:
+        return motion
+    sl = slice(start, stop)
+    return dataclasses.replace(motion, **{k: getattr(motion, k)[sl] for k, (shape, _) in ARRAY_SPECS.items()
+                                          if shape and shape[0] == "T"})
+
+
 def _perturb_rotvec(aa: np.ndarray, deg: float, rng: np.random.Generator) -> np.ndarray:
     """Compose each [...,3] axis-angle with a random rotation of RMS angle ``deg``."""
     if deg <= 0:
@@ -180,13 +193,16 @@ def _tracks(uv: np.ndarray, obj_mask: np.ndarray, n: int) -> np.ndarray:
 
 
 def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, noise: SynthNoise | None = None,
-                           seed: int = 0, frames: int | None = None, image_size: tuple[int, int] = (256, 256),
+                           seed: int = 0, frames: int | None = None, start: int = 0,
+                           image_size: tuple[int, int] = (256, 256), static: bool | None = None,
                            azimuth_deg: float | None = None, elevation_deg: float = 10.0, file_scale: float = 1.5,
                            layout: str = "B", write_video: bool = True, progress=None) -> Path:
     """Write a complete release-B session for ``motion`` into ``out_dir`` with ``ground_truth.npz`` beside it.
 
-    ``frames``: use the first N frames (default all); ``image_size`` (H, W); ``azimuth_deg`` default: facing the
-    person at frame 0; ``file_scale``: ``obj_poses.scale`` (``obj_org.obj`` holds vertices / scale); ``layout``:
+    ``start``/``frames``: use motion frames [start, start+frames) (default all); ``static``: the
+    ``is_static_object`` flag (None: set when the object moves less than 1 cm and 1° over the clip);
+    ``image_size`` (H, W); ``azimuth_deg`` default: facing the person at frame 0; ``file_scale``:
+    ``obj_poses.scale`` (``obj_org.obj`` holds vertices / scale); ``layout``:
     'B' (one noisy object translation) or 'A' (a noisy centre per frame, ``hand_pose.json``). Returns ``out_dir``.
     """
     from hoi_sim.body.base import BodyParams  # noqa: F401  (fails early when the body package is absent)
@@ -198,7 +214,10 @@ def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, nois
     noise = noise or SynthNoise()
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
-    T = motion.num_frames if frames is None else min(int(frames), motion.num_frames)
+    if not 0 <= start < motion.num_frames:
+        raise InputError(f"{motion.name}: start frame {start} outside its {motion.num_frames} frames")
+    motion = _slice_motion(motion, start, motion.num_frames if frames is None else start + int(frames))
+    T = motion.num_frames
     if layout not in ("A", "B"):
         raise InputError(f"unknown session layout {layout!r} (expected 'A' or 'B')")
     if T < 1:
@@ -214,6 +233,9 @@ def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, nois
     faces = np.asarray(motion.obj_faces, np.int64)
     R_obj_w = rot.quat_to_matrix(torch.as_tensor(np.asarray(motion.obj_quat[:T], np.float64))).numpy()
     t_obj_w = np.asarray(motion.obj_pos[:T], np.float64)
+    if static is None:
+        turn = np.degrees(Rotation.from_matrix(R_obj_w[0].T @ R_obj_w).magnitude()).max()
+        static = bool(np.linalg.norm(t_obj_w - t_obj_w[0], axis=1).max() < 0.01 and turn < 1.0)
     body_w = body_model(_body_params(world, body_model_dtype(body_model)))
     verts_w = body_w.vertices.detach().cpu().numpy().astype(np.float64)
     obj_pts = np.einsum("tij,vj->tvi", R_obj_w, obj_v[:: max(1, len(obj_v) // 500)]) + t_obj_w[:, None]
@@ -285,12 +307,14 @@ def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, nois
     write_session(out, SessionData(mesh_v=mesh_v, faces=faces, file_scale=file_scale, obj_centers=init_t,
                                    init_c=init_c, init_g=init_g, K=K, contact=contact, track_v=track_v,
                                    track_xy=track_xy, cam_to_world=cam_to_world, masks_obj=masks[0],
-                                   masks_hum=masks[1], video=video, fps=motion.fps), layout=layout, rng=rng)
+                                   masks_hum=masks[1], video=video, fps=motion.fps, static=static),
+                  layout=layout, rng=rng)
     gt = HOISequence(human=human_c, obj_vertices=mesh_v, obj_faces=faces, obj_R=gt_R, obj_t=gt_t,
                      contact_vertex=contact, K=K, fps=motion.fps, start_frame=0, image_size=(H, W),
                      cam_to_world=np.repeat(cam_to_world[None], T, axis=0),
                      meta={"source": "synthetic ground truth", "motion": motion.name, "seed": seed,
                            "noise": asdict(noise), "body_model": getattr(body_model, "name", type(body_model).__name__),
-                           "world_up": "z", "layout": layout, "object_file_scale": file_scale})
+                           "world_up": "z", "layout": layout, "static": static, "motion_start": start,
+                           "object_file_scale": file_scale})
     save_sequence(gt, out / "ground_truth.npz")
     return out

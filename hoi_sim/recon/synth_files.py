@@ -45,6 +45,7 @@ class SessionData:
     masks_hum: np.ndarray
     video: np.ndarray | None
     fps: float
+    static: bool = False
 
 
 def _tensors(p: SmplxParams, hands: bool) -> dict[str, torch.Tensor]:
@@ -96,7 +97,8 @@ def write_session(out: Path, d: SessionData, *, layout: str = "B", rng: np.rando
     for i in range(T):
         sio.write_mask(out / "mask_dir" / mask_name.format(i), d.masks_obj[i])
         sio.write_mask(out / "human_mask_dir" / mask_name.format(i), d.masks_hum[i])
-    write_text_atomic(out / "kp_record_merged.json", json.dumps(to_json(d.contact, d.track_v, d.track_xy, start=0)))
+    write_text_atomic(out / "kp_record_merged.json", json.dumps(to_json(d.contact, d.track_v, d.track_xy, start=0,
+                                                                           static=d.static)))
     write_text_atomic(out / "camera.json", json.dumps({"cam_to_world": d.cam_to_world.tolist(), "world_up": "z",
                                                       "note": "synthetic session: camera (OpenCV) to z-up world"}))
     if d.video is not None:

@@ -162,3 +162,19 @@ def test_global_params_agree_with_the_camera(session):
     np.testing.assert_allclose(seq.cam_to_world[:, :3, :3], np.broadcast_to(C_S2H.T @ M[:3, :3], (8, 3, 3)),
                                atol=1e-5)
     np.testing.assert_allclose(seq.cam_to_world[:, :3, 3], np.broadcast_to(C_S2H.T @ M[:3, 3], (8, 3)), atol=1e-4)
+
+
+def test_start_and_static_flag(motion, body, tmp_path):
+    import dataclasses
+
+    a = make_synthetic_session(motion, tmp_path / "a", body_model=body, image_size=(32, 32), start=2, frames=3,
+                               write_video=False)
+    gt = load_sequence(a / "ground_truth.npz")
+    assert gt.num_frames == 3 and gt.meta["motion_start"] == 2 and gt.meta["static"] is False
+    still = dataclasses.replace(motion, obj_pos=np.repeat(motion.obj_pos[:1], 8, 0),
+                                obj_quat=np.repeat(motion.obj_quat[:1], 8, 0))
+    b = make_synthetic_session(still, tmp_path / "b", body_model=body, image_size=(48, 48), frames=4)
+    inp = load_session(b, load_masks=False)
+    assert inp.static and load_sequence(b / "ground_truth.npz").meta["static"] is True
+    with pytest.raises(Exception, match="start frame 9 outside"):
+        make_synthetic_session(motion, tmp_path / "c", body_model=body, start=9)
