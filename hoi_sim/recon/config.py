@@ -15,9 +15,14 @@ class Stage1Config:
     """Object pose per frame by weighted least squares (Eq. 3), batched Levenberg–Marquardt on SE(3)."""
 
     w3d: float = 900.0
-    """Residual weight of 3D-3D pairs (m); squared-cost weight 900² as in the released code (the paper's √w)."""
+    """Weight of 3D-3D pairs (residuals in m)."""
     w2d: float = 2.0
-    """Residual weight of 3D-2D reprojections (pixels)."""
+    """Weight of 3D-2D reprojections (residuals in pixels)."""
+    weight_convention: Literal["paper", "code"] = "paper"
+    """'paper' (Eq. 3): residuals are multiplied by √w (squared-cost weights 900 and 2); 'code': by w itself
+    (squared-cost weights 810000 and 4, the released code). The code's convention lets a noisy human estimate
+    drag the object: on synthetic OMOMO sessions with 5° human noise it gives 16° / 10 cm object error on contact
+    frames against 0.8° / 4.5 cm for the paper's (docs/recon_solver.md)."""
     iterations: int = 50
     lambda_init: float = 1e-4
     """Initial LM damping, relative to the mean diagonal of JᵀJ."""
@@ -106,9 +111,11 @@ class Stage2Config:
     lr_hand: float = 3e-3
     lr_betas: float = 0.0
     """0 keeps betas fixed (the code optimises them at 1e-3; the proxy body ignores them)."""
-    lr_obj_rot: float = 2e-3
-    """Object rotation residual (rad; the code's 2e-3 is in degrees, i.e. negligible)."""
-    lr_obj_trans: float = 1e-3
+    lr_obj_rot: float = 3.5e-5
+    """Object rotation residual (rad/step): the released code's 2e-3 *degrees*; stage 1 fixes the rotation."""
+    lr_obj_trans: float = 2e-4
+    """Object translation residual (m/step; the code: 1e-3). Smaller because on the proxy body the collision
+    term outweighs the mask term and pushes a correct object off (docs/recon_solver.md)."""
     joint_mask: Literal["tree", "released"] = "tree"
     """'tree': joints on the kinematic chain of each keyframe's contacts up to ``chain_depth`` (paper);
     'released': the own joint of every contact in the sequence (code)."""
@@ -132,9 +139,10 @@ class PostConfig:
     (keyframe minus its stage-1 value) is interpolated and added to every frame's stage-1/IK solution."""
     pose_interp: Literal["slerp", "lerp"] = "slerp"
     """Human joint rotations between keyframes: per-joint slerp, or the code's component-wise lerp."""
-    pre_contact: Literal["hold", "track"] = "hold"
-    """Frames before the first 3D contact: hold the first contact frame's pose fixed in the world (code), or keep
-    their stage-1 solutions from the 2D tracks where they have ≥ 6 DoF ('track')."""
+    pre_contact: Literal["hold", "track"] = "track"
+    """Frames before the first 3D contact: keep their stage-1 solutions from the 2D tracks where they have ≥ 6 DoF,
+    holding the first contact frame's pose (fixed in the world) only where they don't ('track'); or hold it on all
+    of them, discarding the tracks (the released code, 'hold')."""
     smoothing: Literal["butterworth", "ema_box", "none"] = "butterworth"
     cutoff_hz: float = 6.0
     butter_order: int = 4

@@ -90,7 +90,7 @@ def _signed_distance(tri: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
 def render_silhouette(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, height: int, width: int,
                       sigma: float = 0.5, max_pairs: int = 4_000_000, with_depth: bool = False
                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Soft silhouettes.
+    """Soft silhouettes (and, on request, the depth of the nearest face — its mean vertex depth — per pixel).
 
     Args:
         verts: [B,V,3] camera-frame vertices (m). faces: [F,3] int64. K: [3,3] intrinsics of the render

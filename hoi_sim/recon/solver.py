@@ -148,7 +148,7 @@ def solve(inp: SolverInput, cfg: SolverConfig | None = None, body_model: BodyMod
     pre_contact = (not inp.static) and len(contact_frames) > 0 and first_contact > 0
     kf = keyframe_indices(T, cfg.stage2.keyframe_interval, first_contact if pre_contact else 0)
     R2, t2 = R1.copy(), t1.copy()
-    params2 = params1.detach()
+    params2 = params1.index(torch.as_tensor(kf)).detach()
     if cfg.stage2.enabled:
         say(f"stage 2: {len(kf)} keyframes × {cfg.stage2.steps} Adam steps")
         R2, t2, params2, hist = _stage2(inp, cfg, body_model, kf, params1, R1, t1, V, Rd, td)

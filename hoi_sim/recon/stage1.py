@@ -56,45 +56,15 @@ def _skew(v: torch.Tensor) -> torch.Tensor:
     return torch.stack([o, -z, y, z, o, -x, -y, x, o], dim=-1).reshape(v.shape[:-1] + (3, 3))
 
 
-def residuals(prob: PoseProblem, R: torch.Tensor, t: torch.Tensor, cfg: Stage1Config, jac: bool = True
-              ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Stacked weighted residuals [B,Rn] and (optionally) Jacobians [B,Rn,6] w.r.t. (δω, δt); invalid rows are 0."""
-    B = prob.batch
-    rp3 = torch.einsum("bij,bnj->bni", R, prob.p3)
-    r3 = cfg.w3d * (rp3 + t[:, None] - prob.q3) * prob.m3[..., None]
-    rp2 = torch.einsum("bij,bmj->bmi", R, prob.p2)
-    X = rp2 + t[:, None]
-    dXdx = None
-    if jac:
-        eye = torch.eye(3, dtype=R.dtype, device=R.device).expand(rp2.shape[:-1] + (3, 3))
-        dXdx = torch.cat([-_skew(rp2), eye], dim=-1)  # [B,M,3,6]
+def project_points(prob: PoseProblem, R: torch.Tensor, t: torch.Tensor, min_z: float = 0.1) -> torch.Tensor:
+    """Pixels [B,M,2] of the 2D problem points at pose (R, t) (through ``A2``/``b2`` when pooled)."""
+    X = torch.einsum("bij,bmj->bmi", R, prob.p2) + t[:, None]
     if prob.A2 is not None:
         X = torch.einsum("bmij,bmj->bmi", prob.A2, X) + prob.b2
-        if jac:
-            dXdx = prob.A2 @ dXdx
     K = prob.K
-    Z = X[..., 2].clamp_min(cfg.min_z)
+    Z = X[..., 2].clamp_min(min_z)
     u = (K[0, 0] * X[..., 0] + K[0, 1] * X[..., 1]) / Z + K[0, 2]
-    v = K[1, 1] * X[..., 1] / Z + K[1, 2]
-    uv_t = torch.nan_to_num(prob.uv)
-    r2 = cfg.w2d * (torch.stack([u, v], -1) - uv_t) * prob.m2[..., None]
-    w = cfg.prior_weight
-    dw = matrix_to_axis_angle(R @ prob.R0.transpose(-1, -2))
-    rpr = torch.cat([w * dw, w * (t - prob.t0)], dim=-1)
-    res = torch.cat([r3.reshape(B, -1), r2.reshape(B, -1), rpr], dim=1)
-    if not jac:
-        return res, None
-    eye = torch.eye(3, dtype=R.dtype, device=R.device)
-    J3 = torch.cat([-_skew(rp3), eye.expand(rp3.shape[:-1] + (3, 3))], dim=-1)
-    J3 = cfg.w3d * J3 * prob.m3[..., None, None]
-    zmask = (X[..., 2] > cfg.min_z).to(R.dtype)
-    o = torch.zeros_like(Z)
-    dpi = torch.stack([K[0, 0] / Z, K[0, 1] / Z, -(u - K[0, 2]) / Z * zmask,
-                       o, K[1, 1] / Z, -(v - K[1, 2]) / Z * zmask], -1).reshape(Z.shape + (2, 3))
-    J2 = cfg.w2d * (dpi @ dXdx) * prob.m2[..., None, None]
-    Jpr = w * torch.eye(6, dtype=R.dtype, device=R.device).expand(B, 6, 6)
-    J = torch.cat([J3.reshape(B, -1, 6), J2.reshape(B, -1, 6), Jpr], dim=1)
-    return res, J
+    return torch.stack([u, K[1, 1] * X[..., 1] / Z + K[1, 2]], -1)
 
 
 def kabsch(p: torch.Tensor, q: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -113,6 +83,13 @@ def kabsch(p: torch.Tensor, q: torch.Tensor, m: torch.Tensor) -> tuple[torch.Ten
     return R, t, ok
 
 
+def residual_weights(cfg: Stage1Config) -> tuple[float, float]:
+    """(3D, 2D) residual multipliers: √w (paper Eq. 3) or w (released code), see ``Stage1Config``."""
+    if cfg.weight_convention == "paper":
+        return float(np.sqrt(cfg.w3d)), float(np.sqrt(cfg.w2d))
+    return float(cfg.w3d), float(cfg.w2d)
+
+
 def _cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.linalg.cross(a, b, dim=-1)
 
@@ -126,7 +103,7 @@ def normal_equations(prob: PoseProblem, R: torch.Tensor, t: torch.Tensor, cfg: S
     ``∂π/∂X·A`` (A = I unless pooled).
     """
     B = prob.batch
-    w3, w2, wp = cfg.w3d, cfg.w2d, cfg.prior_weight
+    w3, w2, wp = residual_weights(cfg) + (cfg.prior_weight,)
     m3 = prob.m3[..., None]
     a3 = torch.einsum("bij,bnj->bni", R, prob.p3)
     r3 = (a3 + t[:, None] - prob.q3) * m3  # unweighted, masked
@@ -222,11 +199,8 @@ def solve_poses(prob: PoseProblem, cfg: Stage1Config, R_init: torch.Tensor | Non
     with torch.no_grad():
         d3 = (torch.einsum("bij,bnj->bni", R, prob.p3) + t[:, None] - prob.q3).norm(dim=-1)
         rms3 = ((d3 ** 2 * prob.m3).sum(1) / prob.m3.sum(1).clamp_min(1)).sqrt()
-        no_prior = Stage1Config(**{**cfg.__dict__, "prior_weight": 0.0})
-        r2, _ = residuals(prob, R, t, no_prior, jac=False)
-        n3 = prob.p3.shape[1] * 3
-        r2 = r2[:, n3:n3 + prob.p2.shape[1] * 2].reshape(prob.batch, -1, 2) / max(cfg.w2d, 1e-12)
-        rms2 = (((r2 ** 2).sum(-1) * prob.m2).sum(1) / prob.m2.sum(1).clamp_min(1)).sqrt()
+        d2 = (project_points(prob, R, t, cfg.min_z) - torch.nan_to_num(prob.uv)).norm(dim=-1)
+        rms2 = ((d2 ** 2 * prob.m2).sum(1) / prob.m2.sum(1).clamp_min(1)).sqrt()
     return R, t, LMInfo(cost=cost, iterations=it, rms3d=rms3, rms2d=rms2)
 
 
