@@ -51,6 +51,7 @@ def make_env_backend(cfg: EnvCfg, library: MotionLibrary, **overrides: Any) -> S
         v, f = library.object_meshes[objects[0]]
         kw.setdefault("hulls", object_hulls(v, f, collision, objects[0]))
         kw.setdefault("offsets", library.skeleton_offsets[0].cpu().numpy())
+        kw.setdefault("motion_mass_mode", library.mass_modes[0])
     else:
         kw.setdefault("offsets", library.skeleton_offsets[0].cpu().numpy())
     return make_backend(cfg.backend, num_envs=cfg.num_envs, **kw)

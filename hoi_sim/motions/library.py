@@ -103,6 +103,7 @@ class MotionLibrary:
         self.dof_interp = dof_interp
         self.names = [m.name for m in motions]
         self.object_names = [str(m.meta.get("object_name", "")) for m in motions]
+        self.mass_modes = [str(m.meta.get("mass_mode", "dynamic")) for m in motions]
         n_frames = [m.num_frames for m in motions]
         if min(n_frames) < 1:
             raise InputError("every motion needs at least one frame")
