@@ -31,8 +31,10 @@ def test_butterworth_removes_jitter_and_keeps_slow_motion() -> None:
     jitter = 0.05 * np.random.default_rng(0).normal(size=T)
     y = post.smooth((slow + jitter)[:, None], fps, PostConfig(smoothing="butterworth", cutoff_hz=2.0))[:, 0]
     assert np.abs(y - slow)[5:-5].mean() < 0.5 * np.abs(jitter).mean()
-    ema = post.smooth((slow + jitter)[:, None], fps, PostConfig(smoothing="ema_box"))[:, 0]
-    assert np.abs(ema - slow).mean() < np.abs(jitter).mean()
+    ema = PostConfig(smoothing="ema_box")
+    noisy_out = post.smooth((slow + jitter)[:, None], fps, ema)[:, 0]
+    clean_out = post.smooth(slow[:, None], fps, ema)[:, 0]  # linear: the jitter's share is what is left over
+    assert np.abs(noisy_out - clean_out).mean() < 0.3 * np.abs(jitter).mean()
     assert post.smooth(np.ones((2, 3)), fps, PostConfig()).shape == (2, 3)  # too short: unchanged
 
 
