@@ -73,6 +73,12 @@ def accel_sq_mean(vel: torch.Tensor, prev_vel: torch.Tensor, dt: float, mask: to
     return (a ** 2).mean(-1) * mask.to(a.dtype)
 
 
+def sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared distances [N, A, B] between a [N, A, 3] and b [N, B, 3] as ‖a‖² + ‖b‖² − 2a·b (clamped at 0)."""
+    out = torch.baddbmm((b ** 2).sum(-1)[:, None, :], a, b.transpose(-1, -2), alpha=-2.0)
+    return (out + (a ** 2).sum(-1)[..., None]).clamp_min(0.0)
+
+
 def interaction_graph_error(sim_key_pos: torch.Tensor, sim_points: torch.Tensor, ref_key_pos: torch.Tensor,
                             ref_points: torch.Tensor, min_sq: float = 0.01) -> torch.Tensor:
     """0.5·E of InterMimic's r_ig: E = Σ_kj ‖e_sim − e_ref‖² (W_sim + W_ref), e_kj = x_k − p_j.
@@ -87,9 +93,9 @@ def interaction_graph_error(sim_key_pos: torch.Tensor, sim_points: torch.Tensor,
         [N] 0.5·E (m²); r_ig = exp(−w_ig · value).
     """
     # ‖e_sim − e_ref‖ = ‖(x_k − x_k^ref) − (p_j − p_j^ref)‖: three distance matrices, no [N,Kb,P,3] tensor
-    sq_sim = torch.cdist(sim_key_pos, sim_points) ** 2
-    sq_ref = torch.cdist(ref_key_pos, ref_points) ** 2
-    diff = torch.cdist(sim_key_pos - ref_key_pos, sim_points - ref_points) ** 2
+    sq_sim = sq_dist(sim_key_pos, sim_points)
+    sq_ref = sq_dist(ref_key_pos, ref_points)
+    diff = sq_dist(sim_key_pos - ref_key_pos, sim_points - ref_points)
     w_sim = 1.0 / sq_sim.clamp_min(min_sq)
     w_ref = 1.0 / sq_ref.clamp_min(min_sq)
     w_sim = w_sim / w_sim.sum((1, 2), keepdim=True)

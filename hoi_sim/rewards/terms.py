@@ -66,10 +66,16 @@ class RewardContext:
         return self.cache[key]
 
     def ref_proximity(self, scale: float) -> torch.Tensor:
-        """[N,52] InterMimic proximity weights h_b of the reference bodies to the reference object."""
+        """[N,52] InterMimic proximity weights h_b = exp(−scale·d_b) of the reference bodies to the reference
+        object; d_b = ‖ref.ig_vec_b‖ when the reference carries its nearest-sample vectors (MotionLibrary does),
+        else the brute-force distance to ``obj_points_world('ref')``."""
         key = f"h:{scale}"
         if key not in self.cache:
-            self.cache[key] = im.proximity_weight(self.ref.body_pos, self.obj_points_world("ref"), scale)
+            ig = getattr(self.ref, "ig_vec", None)
+            if ig is not None:
+                self.cache[key] = torch.exp(-scale * ig.norm(dim=-1))
+            else:
+                self.cache[key] = im.proximity_weight(self.ref.body_pos, self.obj_points_world("ref"), scale)
         return self.cache[key]
 
 

@@ -150,3 +150,10 @@ def test_termination_kernels() -> None:
     label = torch.tensor([[1, 0, 0], [0, 0, 0], [1, 0, 0]])
     contact = torch.tensor([[False, False, False], [False, False, False], [False, True, False]])
     assert term.hand_missing(label, contact, torch.tensor([0, 1])).tolist() == [True, False, False]
+
+
+def test_sq_dist_matches_cdist() -> None:
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(2, 5, 3, generator=g)
+    b = torch.rand(2, 7, 3, generator=g)
+    assert torch.allclose(im.sq_dist(a, b), torch.cdist(a, b) ** 2, atol=1e-5)

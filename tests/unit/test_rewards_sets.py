@@ -151,3 +151,11 @@ def test_named_sets_load() -> None:
     im = load_reward_set("intermimic")
     assert im.combine == "product"
     assert im.terms["pv"] is None and im.terms["p"].weight == 30.0 and im.terms["r"].weight == 1.5
+
+
+def test_proximity_from_library_ig_vectors_matches_brute_force(lib: MotionLibrary) -> None:
+    from hoi_sim.rewards import intermimic as im
+
+    ctx = make_ctx(lib)
+    brute = im.proximity_weight(ctx.ref.body_pos, ctx.obj_points_world("ref"))
+    assert torch.allclose(ctx.ref_proximity(5.0), brute, atol=1e-4)  # cdist (matmul form) is ~1e-5 m off
