@@ -88,22 +88,26 @@ def test_validate_reports_every_bad_file(tmp_path, capsys):
 
 
 def test_converter_hook_dispatches_on_meta_kind(tmp_path, capsys, monkeypatch):
-    src = tmp_path / "seq.npz"
-    np.savez(src, meta=np.asarray(json.dumps({"kind": "hoi_sequence"})), x=np.zeros(3))
-    rc, _, err = _run(capsys, "convert", str(src), "-o", str(tmp_path / "seq.pt"))
-    assert rc == 1 and "no converter" in err and "'hoi_sequence'" in err
+    src = tmp_path / "thing.npz"
+    np.savez(src, meta=np.asarray(json.dumps({"kind": "some_future_kind"})), x=np.zeros(3))
+    rc, _, err = _run(capsys, "convert", str(src), "-o", str(tmp_path / "thing.pt"))
+    assert rc == 1 and "no converter" in err and "'some_future_kind'" in err
+    seq = tmp_path / "seq.npz"
+    np.savez(seq, meta=np.asarray(json.dumps({"kind": "hoi_sequence"})), x=np.zeros(3))
+    rc, _, err = _run(capsys, "convert", str(seq), "-o", str(tmp_path / "seq.pt"))
+    assert rc == 1 and "converts to .npz" in err  # solver outputs only retarget to HOIMotion
     seen = []
 
     def fake(s, d, args):
         seen.append((s, d))
         d.write_text("ok")
-        return "retargeted"
+        return "converted"
 
     monkeypatch.setattr(convert_cmd, "CONVERTERS", list(convert_cmd.CONVERTERS))
     convert_cmd.register_converter(convert_cmd.Converter(
-        "hoi-sequence", (".npz",), lambda p: convert_cmd._npz_kind(p) == "hoi_sequence", ".npz", fake))
+        "future", (".npz",), lambda p: convert_cmd._npz_kind(p) == "some_future_kind", ".npz", fake))
     rc, out, _ = _run(capsys, "convert", str(src), "-o", str(tmp_path / "motion.npz"))
-    assert rc == 0 and "retargeted" in out and seen == [(src, tmp_path / "motion.npz")]
+    assert rc == 0 and "converted" in out and seen == [(src, tmp_path / "motion.npz")]
 
 
 @pytest.mark.shared_data
