@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hoi_sim.errors import HoiSimError, InputError
+from hoi_sim.io_utils import write_text_atomic
 
 CFG_DIR = Path(__file__).resolve().parents[1] / "cfg" / "recon"
 
@@ -184,14 +185,14 @@ def run(args: argparse.Namespace) -> int:
     if cfg is not None:
         import yaml
 
-        (out / "solver_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        write_text_atomic(out / "solver_config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     progress(f"wrote {out / 'hoi_sequence.npz'} and {js.name}")
     if gt_path.is_file():
         from hoi_sim.recon.gt_eval import METRIC_KEYS, metrics_with_init, sequence_from_input
 
         progress("scoring against ground_truth.npz")
         metrics = metrics_with_init(seq, sequence_from_input(inp), load_sequence(gt_path), body)
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
         print(f"{'metric':22s} {'init':>9s} {'solved':>9s}")
         for k in METRIC_KEYS:
             print(f"{k:22s} {metrics['init_' + k]:9.3f} {metrics[k]:9.3f}")
