@@ -253,20 +253,49 @@ def _cam_to_world(folder: Path) -> np.ndarray | None:
     return M
 
 
-def describe_missing(files: SessionFiles) -> str:
-    """One line: what was read (video frames/size, mesh) and which required files are missing."""
-    read = []
+@dataclass
+class PartialSession:
+    """What could be read from an incomplete session (None where absent or unreadable, with the reason)."""
+
+    files: SessionFiles
+    video: sio.VideoInfo | None = None
+    mesh: ObjectMesh | None = None
+    obj_scale: float | None = None
+    obj_center: np.ndarray | None = None
+    """[N,3] initial object centre per frame (camera frame), when ``obj_poses.json`` and the video were read."""
+    problems: list[str] = field(default_factory=list)
+
+
+def read_partial(folder: str | Path) -> PartialSession:
+    """Ingest as far as the files allow (video, mesh, object pose); never raises for missing or bad files."""
+    files = locate(folder)
+    out = PartialSession(files=files)
     if files.video is not None:
         try:
-            v = sio.read_video_info(files.video)
-            read.append(f"video {v.num_frames} frames {v.width}x{v.height}")
+            out.video = sio.read_video_info(files.video)
         except InputError as exc:
-            read.append(f"video unreadable ({exc})")
+            out.problems.append(str(exc))
+    if files.obj_poses is not None and out.video is not None:
+        try:
+            out.obj_scale, out.obj_center, _ = read_obj_poses(files.obj_poses, out.video.num_frames)
+        except InputError as exc:
+            out.problems.append(str(exc))
     if files.mesh is not None:
         try:
-            verts, faces, _ = sio.read_obj(files.mesh)
-            read.append(f"mesh {len(verts)} vertices {len(faces)} faces")
+            out.mesh = load_mesh(files.mesh, out.obj_scale or 1.0, 1.0)
         except InputError as exc:
-            read.append(f"mesh unreadable ({exc})")
+            out.problems.append(str(exc))
+    return out
+
+
+def describe_missing(files: SessionFiles) -> str:
+    """One line: what was read (video frames/size, mesh) and which required files are missing."""
+    part = read_partial(files.folder)
+    read = []
+    if part.video is not None:
+        read.append(f"video {part.video.num_frames} frames {part.video.width}x{part.video.height}")
+    if part.mesh is not None:
+        read.append(f"mesh {part.mesh.num_vertices} vertices {len(part.mesh.faces)} faces")
+    read += [f"unreadable: {p}" for p in part.problems]
     head = f"session {files.folder} is missing: {', '.join(files.missing)}"
     return head + (f" (read: {', '.join(read)})" if read else "")

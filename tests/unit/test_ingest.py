@@ -153,6 +153,11 @@ def test_spear_example_reports_missing(spear_dir, capsys):
     mesh = load_mesh(files.mesh, scale, 1.0)
     assert mesh.num_vertices == 7454 and mesh.colors is not None
     assert np.abs(mesh.vertices.mean(0)).max() < 1e-9
+    from hoi_sim.recon.ingest import read_partial
+
+    part = read_partial(spear_dir)
+    assert part.problems == [] and part.mesh.num_vertices == 7454 and part.video.fps == pytest.approx(30.0)
+    np.testing.assert_allclose(part.obj_center[17], [-0.2127, -0.2010, 3.7452], atol=1e-4)
     assert cli.main(["solve", str(spear_dir)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is missing: motion/result_hand.pt or motion/result.pt, kp_record_merged.json" in err[0]
