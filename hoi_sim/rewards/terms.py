@@ -61,8 +61,8 @@ class RewardContext:
         key = "pts:" + which
         if key not in self.cache:
             src = self.sim if which == "sim" else self.ref
-            q = src.obj_quat[:, None, :].expand(self.obj_points.shape[:-1] + (4,))
-            self.cache[key] = rot.quat_rotate(q, self.obj_points) + src.obj_pos[:, None]
+            r = rot.quat_to_matrix(src.obj_quat)
+            self.cache[key] = torch.baddbmm(src.obj_pos[:, None], self.obj_points, r.transpose(-1, -2))
         return self.cache[key]
 
     def ref_proximity(self, scale: float) -> torch.Tensor:
