@@ -203,17 +203,18 @@ def _stage2(inp: SolverInput, cfg: SolverConfig, body: BodyModel, kf: np.ndarray
     hist: dict[str, list[float]] = {}
     for group in order:
         for s in range(0, len(group), max(1, s2.keyframe_batch)):
-            idx = torch.as_tensor(group[s:s + s2.keyframe_batch])
-            if len(idx) == 0:
+            ix = np.asarray(group[s:s + s2.keyframe_batch], dtype=np.int64)
+            if len(ix) == 0:
                 continue
-            batch = Stage2Batch(params=out_p.index(idx), R1=torch.as_tensor(R1k[idx]), t1=torch.as_tensor(t1k[idx]),
-                                rows=torch.as_tensor(rows_p[idx]), obj_pts=torch.as_tensor(pts[idx]),
-                                pair_mask=torch.as_tensor(pmask[idx]), joint_mask=torch.as_tensor(jm[idx]),
-                                obj_free=torch.as_tensor(free[idx]), masks=masks.index(idx) if masks else None)
+            idx = torch.as_tensor(ix)
+            batch = Stage2Batch(params=out_p.index(idx), R1=torch.as_tensor(R1k[ix]), t1=torch.as_tensor(t1k[ix]),
+                                rows=torch.as_tensor(rows_p[ix]), obj_pts=torch.as_tensor(pts[ix]),
+                                pair_mask=torch.as_tensor(pmask[ix]), joint_mask=torch.as_tensor(jm[ix]),
+                                obj_free=torch.as_tensor(free[ix]), masks=masks.index(idx) if masks else None)
             res = optimize_keyframes(body, batch, obj_v, obj_f, sdf, s2, hw)
             for k in ("body_pose", "left_hand_pose", "right_hand_pose", "betas"):
                 getattr(out_p, k)[idx] = getattr(res.params, k).to(getattr(out_p, k).dtype)
-            R1k[idx.numpy()], t1k[idx.numpy()] = res.R.double().numpy(), res.t.double().numpy()
+            R1k[ix], t1k[ix] = res.R.double().numpy(), res.t.double().numpy()
             for k, v in res.history.items():
                 h0 = hist.setdefault(k, [0.0, 0.0])
                 h0[0] += v[0]
