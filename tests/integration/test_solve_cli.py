@@ -7,7 +7,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
@@ -60,23 +59,20 @@ def test_ground_truth_scores_zero(session):
     assert 0 <= m["contact_dist_cm"] < 10.0  # pairs were chosen within 0.1 m
 
 
-def test_penetration_metric_sees_a_ball_inside_the_body():
-    from scipy.spatial import cKDTree
+def test_penetration_and_contact_metrics_react(session):
+    import dataclasses
 
-    from hoi_sim.recon.gt_eval import penetration_depth, surface_samples, winding_number
-    from hoi_sim.recon.toy import icosphere
+    from hoi_sim.body.base import BodyParams
+    from hoi_sim.body.proxy import ProxyBody
+    from hoi_sim.recon.gt_eval import sequence_metrics
+    from hoi_sim.skeleton import BODY_INDEX
 
-    v, f = icosphere(0.1, subdivisions=3)
-    pts, normals = surface_samples(v, f, 4000, normals=True)
-    tree = cKDTree(pts)
-    human = np.array([[0.0, 0.0, 0.0], [0.05, 0, 0], [0.5, 0, 0]])
-    assert 0.095 < penetration_depth(human, np.eye(3), np.zeros(3), tree, normals) <= 0.1
-    assert penetration_depth(human + 1.0, np.eye(3), np.zeros(3), tree, normals) == 0.0
-    R = np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])  # posed object: the test runs in the object's frame
-    assert 0.045 < penetration_depth(human[1:] + [1, 2, 3], R, np.array([1.0, 2, 3]), tree, normals) < 0.055
-    probe = np.random.default_rng(0).uniform(-0.12, 0.12, (200, 3))
-    inside = winding_number(probe, v, f) > 0.5
-    assert (inside == (np.linalg.norm(probe, axis=1) < 0.099)).mean() > 0.97
+    gt = load_sequence(session / "ground_truth.npz")
+    body = ProxyBody()
+    chest = body(BodyParams.from_numpy(gt.human)).body_pos[:, BODY_INDEX["Chest"]].double().numpy()
+    inside = dataclasses.replace(gt, obj_t=chest)  # the object's centre in the chest: deep penetration
+    m = sequence_metrics(inside, gt, body)
+    assert m["penetration_cm"] > 3.0 and m["contact_dist_cm"] > 10.0 and m["object_trans_err_cm"] > 10.0
 
 
 @pytest.mark.skipif(importlib.util.find_spec("hoi_sim.recon.solver") is None, reason="solver not built")
