@@ -27,6 +27,14 @@ def session(tmp_path_factory) -> Path:
                                   seed=1)
 
 
+@pytest.fixture(scope="module")
+def gt_and_sdf(session):
+    from hoi_sim.recon.gt_eval import object_sdf
+
+    gt = load_sequence(session / "ground_truth.npz")
+    return gt, object_sdf(gt)
+
+
 def _one_line_error(capsys) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0], err
@@ -50,16 +58,16 @@ def test_ingest_only_writes_outputs_and_init_metrics(session, tmp_path, capsys):
     assert doc["metadata"]["frame_range"] == {"start": 0, "end": 7} and "camera" in doc
 
 
-def test_ground_truth_scores_zero(session):
+def test_ground_truth_scores_zero(gt_and_sdf):
     from hoi_sim.recon.gt_eval import sequence_metrics
 
-    gt = load_sequence(session / "ground_truth.npz")
-    m = sequence_metrics(gt, gt)
+    gt, sdf = gt_and_sdf
+    m = sequence_metrics(gt, gt, sdf=sdf)
     assert m["object_rot_err_deg"] < 1e-3 and m["object_trans_err_cm"] < 1e-6 and m["cd_o_cm"] < 1e-6
     assert 0 <= m["contact_dist_cm"] < 10.0  # pairs were chosen within 0.1 m
 
 
-def test_penetration_and_contact_metrics_react(session):
+def test_penetration_and_contact_metrics_react(gt_and_sdf):
     import dataclasses
 
     from hoi_sim.body.base import BodyParams
@@ -67,11 +75,11 @@ def test_penetration_and_contact_metrics_react(session):
     from hoi_sim.recon.gt_eval import sequence_metrics
     from hoi_sim.skeleton import BODY_INDEX
 
-    gt = load_sequence(session / "ground_truth.npz")
+    gt, sdf = gt_and_sdf
     body = ProxyBody()
     chest = body(BodyParams.from_numpy(gt.human)).body_pos[:, BODY_INDEX["Chest"]].double().numpy()
     inside = dataclasses.replace(gt, obj_t=chest)  # the object's centre in the chest: deep penetration
-    m = sequence_metrics(inside, gt, body)
+    m = sequence_metrics(inside, gt, body, sdf=sdf)
     assert m["penetration_cm"] > 3.0 and m["contact_dist_cm"] > 10.0 and m["object_trans_err_cm"] > 10.0
 
 
