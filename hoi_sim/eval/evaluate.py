@@ -9,6 +9,7 @@ control rate. The reference baseline row measures the clip itself over all its f
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def clips_for(policy: Policy, motions: str | os.PathLike) -> tuple[str, list[Cli
 
 
 def rollout_policy(policy: Policy, clips: list[ClipEntry], cfg: EvalConfig | None = None,
-                   objects_dir: str | None = None, work_dir: str | os.PathLike | None = None) -> list[ClipRollout]:
+                   objects_dir: str | None = None) -> list[ClipRollout]:
     """Deterministic rollouts of ``policy`` over ``clips`` (grouped by object: one backend holds one object)."""
     cfg = cfg or EvalConfig()
     job = policy.job
@@ -87,16 +88,23 @@ def rollout_policy(policy: Policy, clips: list[ClipEntry], cfg: EvalConfig | Non
     groups: dict[str, list[int]] = {}
     for i, m in enumerate(motions):
         groups.setdefault(str(m.meta.get("object_name", "")), []).append(i)
-    reward_path = write_reward(job, Path(work_dir or policy.checkpoint.parent) / "eval_reward.yaml")
     out: dict[int, ClipRollout] = {}
-    for idx in groups.values():
+    with tempfile.TemporaryDirectory(prefix="hoi_sim_eval_") as tmp:
+        _rollout_groups(policy, motions, list(groups.values()), cfg, write_reward(job, Path(tmp) / "reward.yaml"),
+                        out)
+    return [out[i] for i in range(len(motions))]
+
+
+def _rollout_groups(policy: Policy, motions: list, groups: list[list[int]], cfg: EvalConfig,
+                    reward_path: Path | None, out: dict[int, ClipRollout]) -> None:
+    from hoi_sim.motions.library import MotionLibrary
+
+    for idx in groups:
         for start in range(0, len(idx), max(1, cfg.max_envs)):
             chunk = idx[start:start + max(1, cfg.max_envs)]
             longest = max(motions[i].num_frames for i in chunk)
-            ecfg = env_config(job, num_envs=len(chunk), reward_path=reward_path, state_init="start",
+            ecfg = env_config(policy.job, num_envs=len(chunk), reward_path=reward_path, state_init="start",
                               rollout_length=longest + 1)
-            from hoi_sim.motions.library import MotionLibrary
-
             lib = MotionLibrary([motions[i] for i in chunk], device=ecfg.device)
             env = ClipEnv(ecfg, lib, assigned=torch.arange(len(chunk)))
             try:
@@ -104,7 +112,6 @@ def rollout_policy(policy: Policy, clips: list[ClipEntry], cfg: EvalConfig | Non
                     out[i] = r
             finally:
                 env.close()
-    return [out[i] for i in range(len(motions))]
 
 
 def evaluate(checkpoints: list[str | os.PathLike], motions: str | os.PathLike, out_dir: str | os.PathLike,
@@ -118,7 +125,7 @@ def evaluate(checkpoints: list[str | os.PathLike], motions: str | os.PathLike, o
         subset, clips = clips_for(policy, motions)
         setting = policy.job.reward_name
         log(f"[eval] {policy.label}: reward {setting}, subset {subset}, {len(clips)} clip(s)")
-        rolls = rollout_policy(policy, clips, cfg, objects_dir, out_dir)
+        rolls = rollout_policy(policy, clips, cfg, objects_dir)
         for r in rolls:
             results.append(ClipResult(setting, subset, policy.label, r.clip, r.steps, r.reached_end,
                                       rollout_metrics(r, cfg.form)))

@@ -19,12 +19,14 @@ from hoi_sim.motions.library import MotionLibrary
 
 
 class ClipEnv(HOIEnv):
-    """``HOIEnv`` whose env i always starts clip ``assigned[i]`` at frame 0 and is not reset once it finishes
-    (``finished[i]`` turns True instead)."""
+    """``HOIEnv`` whose env i always starts clip ``assigned[i]`` at frame ``start_frames[i]`` (default 0) and is
+    not reset once it finishes (``finished[i]`` turns True instead)."""
 
-    def __init__(self, *args, assigned: torch.Tensor, **kwargs) -> None:
+    def __init__(self, *args, assigned: torch.Tensor, start_frames: torch.Tensor | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.assigned = assigned.to(self.device, torch.long)
+        self.start_frames = (torch.zeros_like(self.assigned) if start_frames is None
+                             else start_frames.to(self.device, torch.long))
         self.finished = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         self._started = False
 
@@ -35,7 +37,7 @@ class ClipEnv(HOIEnv):
             return
         super().reset_envs(env_ids)
         mids = self.assigned[env_ids]
-        frames = torch.zeros_like(mids)
+        frames = self.start_frames[env_ids]
         self.motion_ids[env_ids] = mids
         self.start_time[env_ids] = self.lib.frame_time(mids, frames)
         self.backend.reset(env_ids, self.lib.frame_state(mids, frames).reset_state())
@@ -101,7 +103,7 @@ def rollout_clips(env: ClipEnv, act: Callable[[torch.Tensor], torch.Tensor], max
     steps = torch.zeros(n, dtype=torch.long)
     reached = torch.zeros(n, dtype=torch.bool)
     terminated = torch.zeros(n, dtype=torch.bool)
-    limit = int((lib.num_frames[env.assigned] - 1).max().item())
+    limit = int((lib.num_frames[env.assigned] - 1 - env.start_frames).max().item())
     if max_steps > 0:
         limit = min(limit, max_steps)
     for _ in range(limit):

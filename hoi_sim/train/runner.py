@@ -55,6 +55,18 @@ def resume_checkpoint(resume: str | os.PathLike) -> Path:
 _counter = itertools.count()
 
 
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), numpy and ``random``: network initialisation and action sampling."""
+    import random
+
+    import numpy as np
+
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
 def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResult:
     """Train one policy for ``job``; returns where it went. ``run_dir`` defaults to ``job.out``."""
     from rl_games.torch_runner import Runner
@@ -92,6 +104,7 @@ def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResul
     print(f"[train] {len(clips)} clip(s), {env.num_envs} envs, obs {env.num_obs}, reward {job.reward_name}, "
           f"backend {ecfg.backend}, PPO on {device}; run folder {run}"
           + (f"; resuming from {ckpt}" if ckpt else ""), flush=True)
+    seed_everything(job.seed)  # rl-games skips seeding when the seed is 0 (``if self.seed:``)
     try:
         runner.run({"train": True, "play": False, "checkpoint": str(ckpt) if ckpt else None})
     finally:

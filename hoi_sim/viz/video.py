@@ -118,3 +118,23 @@ def render_video(path: str | os.PathLike, sim: Sequence[Pose], ref: Sequence[Pos
                        obj_faces, ghost=ref is not None)
     frames = render_frames(scene, sim, ref, width=width, height=height, ghost_offset=ghost_offset)
     return write_mp4(frames, path, fps)
+
+
+def render_motion_video(motion, path: str | os.PathLike, *, max_frames: int = 0, **kw) -> Path:
+    """Kinematic playback of a ``HOIMotion`` (no ghost) into the mp4 ``path``."""
+    poses = motion_poses(motion)
+    if max_frames > 0:
+        poses = poses[:max_frames]
+    return render_video(path, poses, None, motion.fps, sim_offsets=motion.skeleton_offsets,
+                        obj_vertices=motion.obj_vertices, obj_faces=motion.obj_faces, **kw)
+
+
+def render_rollout_video(rollout, motion, path: str | os.PathLike, **kw) -> Path:
+    """A policy rollout (``hoi_sim.eval.rollout.ClipRollout``) with its reference as the ghost, at the control
+    rate; ``motion`` supplies the skeleton and the object mesh."""
+    s, r = rollout.sim, rollout.ref
+    sim = poses_from_arrays(s["root_pos"], s["root_quat"], s["dof_pos"], s["obj_pos"], s["obj_quat"])
+    ref = poses_from_arrays(r["root_pos"], r["root_quat"], r["dof_pos"], r["obj_pos"], r["obj_quat"])
+    return render_video(path, sim, ref, rollout.fps, sim_offsets=motion.skeleton_offsets,
+                        ref_offsets=motion.skeleton_offsets, obj_vertices=motion.obj_vertices,
+                        obj_faces=motion.obj_faces, **kw)
