@@ -44,12 +44,43 @@ def _arm_angles(s: np.ndarray) -> np.ndarray:
     dof[:, _dof("R_Shoulder", "x")] = 1.3 * (1 - s)
     dof[:, _dof("R_Shoulder", "y")] = 0.45 * s
     dof[:, _dof("R_Shoulder", "z")] = 1.5 * s
+    # the wrists undo the arms' downward pitch so that the hands lie flat on the box top
+    dof[:, _dof("L_Wrist", "x")] = 0.7 * s
+    dof[:, _dof("R_Wrist", "x")] = -0.7 * s
     # a slight forward lean and knee flex make the pose less stiff
     dof[:, _dof("Spine", "y")] = 0.10 * s
     for side in ("L", "R"):
         dof[:, _dof(f"{side}_Knee", "y")] = 0.05 * s
         dof[:, _dof(f"{side}_Hip", "y")] = -0.03 * s
     return dof
+
+
+def _lowest_hand_point(root_pos: np.ndarray, dof: np.ndarray, offsets: np.ndarray) -> float:
+    """Lowest z (m) of the hand geoms (wrists and fingers) of the humanoid at one pose (root upright)."""
+    import mujoco
+
+    from hoi_sim.humanoid.builder import humanoid_model
+    from hoi_sim.skeleton import HANDS, body_ids
+
+    model = humanoid_model(offsets, ground=False)
+    data = mujoco.MjData(model)
+    data.qpos[:3] = root_pos
+    data.qpos[3:7] = (1.0, 0.0, 0.0, 0.0)
+    data.qpos[7:] = dof
+    mujoco.mj_kinematics(model, data)
+    hand_bodies = {i + 1 for i in body_ids(HANDS)}  # MuJoCo body 0 is the world
+    low = np.inf
+    for g in range(model.ngeom):
+        if model.geom_bodyid[g] not in hand_bodies:
+            continue
+        z, R, size = float(data.geom_xpos[g][2]), data.geom_xmat[g].reshape(3, 3), model.geom_size[g]
+        if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE:
+            low = min(low, z - abs(R[2, 2]) * size[1] - size[0])
+        elif model.geom_type[g] == mujoco.mjtGeom.mjGEOM_BOX:
+            low = min(low, z - float(np.abs(R[2]) @ size))
+        else:
+            low = min(low, z - size[0])
+    return low
 
 
 def scripted_reach_motion(num_frames: int = 60, fps: float = 30.0, reach_fraction: float = 0.6) -> HOIMotion:
@@ -72,14 +103,15 @@ def scripted_reach_motion(num_frames: int = 60, fps: float = 30.0, reach_fractio
     root_pos[:, 2] = -lowest_foot_z(pos, quat)
     pos = pos + torch.as_tensor(root_pos, dtype=f64)[:, None]
 
-    # the palms' keypoints at the final pose define the box top
+    # the palms' keypoints at the final pose define where the box is; its top sits just under the lowest point of
+    # the hands' geoms (fingers hang below the palm), so the reference touches the box without sinking into it
     palms = []
     for name in ("leftHand_palm", "rightHand_palm"):
         k = kp.get(name)
         off = torch.as_tensor(k.body_offset, dtype=f64)
         palms.append((pos[-1, k.body_index] + rot.quat_rotate(quat[-1, k.body_index], off)).numpy())
     palms = np.stack(palms)
-    top = float(palms[:, 2].min())
+    top = _lowest_hand_point(root_pos[-1], dof[-1], offsets) - 0.002
     size = (0.40, max(0.5, float(abs(palms[0, 1] - palms[1, 1])) + 0.25), top)
     centre = np.array([float(palms[:, 0].mean()), 0.0, top / 2])
     verts, faces = box_mesh(size)
