@@ -85,7 +85,8 @@ def _scalar(x: Any) -> float:
 
 
 class ProgressObserver(AlgoObserver):
-    """Progress line, CSV log, reward-term scalars and checkpoints.
+    """Progress line, CSV log (``progress.csv``: per epoch mean episode reward/length, fps, episodes ended by each
+    termination, mean of each reward term), TensorBoard scalars and checkpoints.
 
     Args:
         run_dir: the run folder (``nn/`` and ``progress.csv`` live there).
@@ -112,6 +113,7 @@ class ProgressObserver(AlgoObserver):
         self._t0 = time.perf_counter()
         self._frames0 = 0
         self._terms: dict[str, list[float]] = {}
+        self._ends: dict[str, int] = {}
 
     # --- rl-games hooks -------------------------------------------------------------------------------------------
     def after_init(self, algo: Any) -> None:
@@ -125,6 +127,11 @@ class ProgressObserver(AlgoObserver):
         if isinstance(terms, dict):
             for k, v in terms.items():
                 self._terms.setdefault(str(k), []).append(_scalar(v))
+        ends = infos.get("terminations")
+        if isinstance(ends, dict):
+            for k, v in ends.items():
+                n = int(v.sum()) if isinstance(v, torch.Tensor) else int(bool(v))
+                self._ends[str(k)] = self._ends.get(str(k), 0) + n
 
     def after_steps(self) -> None:
         if not self._first_steps:
@@ -148,12 +155,17 @@ class ProgressObserver(AlgoObserver):
         elapsed = time.perf_counter() - self._t0
         fps = (int(algo.frame) - self._frames0) / max(elapsed, 1e-9)
         terms = {k: sum(v) / len(v) for k, v in self._terms.items() if v}
+        ends = dict(self._ends)
         self._terms.clear()
+        self._ends.clear()
         if algo.writer is not None:
             for k, v in terms.items():
                 algo.writer.add_scalar(f"reward_terms/{k}", v, epoch_num)
+            for k, n in ends.items():
+                algo.writer.add_scalar(f"terminations/{k}", n, epoch_num)
         self._append_csv({"epoch": epoch_num, "frames": int(algo.frame), "mean_reward": rew,
                           "mean_episode_length": length, "fps": fps, "elapsed_s": elapsed,
+                          **{f"ended_{k}": n for k, n in sorted(ends.items())},
                           **{f"term_{k}": v for k, v in sorted(terms.items())}})
         if self.progress_every and (epoch_num % self.progress_every == 0 or epoch_num == self.max_epochs):
             r = "n/a" if math.isnan(rew) else f"{rew:.3f}"

@@ -100,7 +100,8 @@ def env_config(job: TrainJob, *, num_envs: int | None = None, reward_path: str |
                **overrides: Any):
     """``EnvCfg`` of the job: its ``env`` group, the backend named by ``sim.backend``, the job's seed and
     ``num_envs``, the reward (a name, or ``reward_path`` where the composed reward set was written) and any
-    ``overrides`` (e.g. ``state_init="start"`` for evaluation). The ``SimConfig`` goes in ``backend_kwargs``."""
+    ``overrides`` (e.g. ``state_init="start"`` for evaluation). The ``SimConfig`` goes in ``backend_kwargs``.
+    ``sim=mjwarp`` with an env group on ``cpu`` moves the env to ``cuda`` when CUDA is available."""
     from hoi_sim.envs.config import EnvCfg
 
     env = dict(job.env)
@@ -109,6 +110,11 @@ def env_config(job: TrainJob, *, num_envs: int | None = None, reward_path: str |
     env["backend"] = str(job.sim.get("backend", env.get("backend", "mujoco")))
     env["seed"] = job.seed
     env["reward"] = str(reward_path) if reward_path is not None else job.reward_name
+    if env["backend"] == "mjwarp" and str(env.get("device", "cpu")) == "cpu":
+        import torch
+
+        if torch.cuda.is_available():  # sim=mjwarp with a CPU env group: run the GPU backend on the GPU
+            env["device"] = "cuda"
     kwargs = dict(env.get("backend_kwargs") or {})
     if env["backend"] in ("mujoco", "mjwarp"):
         kwargs["cfg"] = sim_config(job.sim)
