@@ -84,13 +84,21 @@ def cluster_decimate(vertices: np.ndarray, faces: np.ndarray, target_vertices: i
     lo, hi = vertices.min(0), vertices.max(0)
     extent = float((hi - lo).max())
     cell = extent / max(2.0, target_vertices ** (1 / 2.2))
-    for _ in range(40):
+    lo_c, hi_c = 0.0, np.inf  # bisection on the cell size: ≤ target, as close to it as 30 tries get
+    best = None
+    for _ in range(30):
         keys = np.floor((vertices - lo) / cell).astype(np.int64)
         _, cid = np.unique(keys, axis=0, return_inverse=True)
         n = int(cid.max()) + 1
-        if n <= target_vertices * 1.1:
-            break
-        cell *= 1.1
+        if n <= target_vertices:
+            best = (cid, n)
+            hi_c = cell
+            if n >= 0.9 * target_vertices:
+                break
+        else:
+            lo_c = cell
+        cell = 0.5 * (lo_c + hi_c) if np.isfinite(hi_c) else cell * 1.5
+    cid, n = best if best is not None else (cid, n)
     cid = cid.reshape(-1)
     sums = np.zeros((n, 3))
     np.add.at(sums, cid, vertices)
