@@ -18,6 +18,17 @@ from typing import Any
 from hoi_sim.errors import HoiSimError
 
 CFG_DIR = Path(__file__).resolve().parents[1] / "cfg"
+
+
+def _register_resolvers() -> None:
+    """``${hoi_label:X}``: X, or ``all`` when X is null/empty (multirun folder names)."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("hoi_label"):
+        OmegaConf.register_new_resolver("hoi_label", lambda x: str(x) if x not in (None, "") else "all")
+
+
+_register_resolvers()
 _PATH_KEYS = {"motions": "motions.path"}
 _STATE: dict[str, list] = {"failures": [], "results": []}
 

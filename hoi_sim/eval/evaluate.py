@@ -79,12 +79,14 @@ def clips_for(policy: Policy, motions: str | os.PathLike) -> tuple[str, list[Cli
 
 
 def rollout_policy(policy: Policy, clips: list[ClipEntry], cfg: EvalConfig | None = None,
-                   objects_dir: str | None = None) -> list[ClipRollout]:
-    """Deterministic rollouts of ``policy`` over ``clips`` (grouped by object: one backend holds one object)."""
+                   objects_dir: str | None = None, motions: list | None = None) -> list[ClipRollout]:
+    """Deterministic rollouts of ``policy`` over ``clips`` (grouped by object: one backend holds one object);
+    ``motions`` are the clips already loaded (else they are read)."""
     cfg = cfg or EvalConfig()
     job = policy.job
     objects_dir = objects_dir or job.motions.objects_dir
-    motions = [load_clip(c, objects_dir) for c in clips]
+    if motions is None:
+        motions = [load_clip(c, objects_dir) for c in clips]
     groups: dict[str, list[int]] = {}
     for i, m in enumerate(motions):
         groups.setdefault(str(m.meta.get("object_name", "")), []).append(i)
@@ -120,21 +122,23 @@ def evaluate(checkpoints: list[str | os.PathLike], motions: str | os.PathLike, o
     cfg = cfg or EvalConfig()
     results: list[ClipResult] = []
     seen_ref: set[tuple[str, str]] = set()
+    cache: dict[Path, object] = {}
     for ck in checkpoints:
         policy = load_policy(ck)
         subset, clips = clips_for(policy, motions)
         setting = policy.job.reward_name
         log(f"[eval] {policy.label}: reward {setting}, subset {subset}, {len(clips)} clip(s)")
-        rolls = rollout_policy(policy, clips, cfg, objects_dir)
+        odir = objects_dir or policy.job.motions.objects_dir
+        motions_ = [cache[c.path] if c.path in cache else cache.setdefault(c.path, load_clip(c, odir)) for c in clips]
+        rolls = rollout_policy(policy, clips, cfg, odir, motions_)
         for r in rolls:
             results.append(ClipResult(setting, subset, policy.label, r.clip, r.steps, r.reached_end,
                                       rollout_metrics(r, cfg.form)))
         if cfg.baseline:
-            for c in clips:
+            for c, m in zip(clips, motions_):
                 if (subset, c.name) in seen_ref:
                     continue
                 seen_ref.add((subset, c.name))
-                m = load_clip(c, objects_dir or policy.job.motions.objects_dir)
                 results.append(ClipResult(REFERENCE, subset, "", m.name, m.num_frames, True,
                                           reference_metrics(m, cfg.form)))
         ok = sum(r.reached_end for r in rolls)

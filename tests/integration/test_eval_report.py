@@ -47,7 +47,7 @@ def test_multirun_one_run_per_setting(runs: list[Path]) -> None:
     assert sorted(c["reward"]["name"] for c in cfgs) == sorted(SETTINGS)
     assert {c["motions"]["subset"] for c in cfgs} == {"carry"}
     for r in runs:
-        assert "reward-" in r.name and (r / "summaries").is_dir() and (r / "nn" / "ep_0.pth").is_file()
+        assert r.name.startswith("carry.tr") and (r / "summaries").is_dir() and (r / "nn" / "ep_0.pth").is_file()
         rows = list(csv.DictReader((r / "progress.csv").open()))
         assert [int(x["epoch"]) for x in rows] == [1]
 
