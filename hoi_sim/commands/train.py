@@ -91,6 +91,10 @@ def run_hydra(overrides: list[str], multirun: bool = False, cfg_only: str | None
     """Run the Hydra app (``@hydra.main``) with ``overrides``; returns 0, or 1 if a job failed."""
     import hydra
 
+    if not multirun and not cfg_only:  # a one-line error for a bad override (Hydra's own message is a page)
+        from hoi_sim.commands.eval import compose
+
+        compose(overrides)
     app = hydra.main(config_path=str(CFG_DIR), config_name="config", version_base="1.3")(_task)
     argv = ["hoi-sim-train", *normalize_overrides(overrides)]
     if cfg_only:  # Hydra accepts one of --cfg / --multirun
