@@ -38,3 +38,15 @@ def objects_dir() -> Path:
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
     return _need(REFERENCE_DIR)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small tensors: one intra-op torch thread avoids oversubscribing a loaded 2-core machine
+    (use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -205,3 +205,32 @@ class SimBackend(ABC):
             raise ValueError(f"env_ids: expected shape ({state.num},), got {tuple(env_ids.shape)}")
         if state.num and (int(env_ids.min()) < 0 or int(env_ids.max()) >= self.num_envs):
             raise ValueError(f"env_ids out of range [0, {self.num_envs})")
+
+
+class MjBackendBase(SimBackend):
+    """Shared properties of the MuJoCo-model backends (``mujoco``, ``mjwarp``): they keep ``_n`` envs on
+    ``_device``, a :class:`~hoi_sim.sim.config.SimConfig` as ``cfg`` and the compiled ``MjModel`` as ``model``."""
+
+    _n: int
+    _device: torch.device
+
+    @property
+    def num_envs(self) -> int:
+        return self._n
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def sim_dt(self) -> float:
+        return self.cfg.sim_dt
+
+    @property
+    def control_dt(self) -> float:
+        return self.cfg.control_dt
+
+    @property
+    def physics_dt(self) -> float:
+        return float(self.model.opt.timestep)
+

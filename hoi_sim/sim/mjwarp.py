@@ -38,7 +38,7 @@ from mujoco_warp._src.types import OverflowType
 
 from hoi_sim import rotations as rot
 from hoi_sim.objects.hulls import ConvexHull
-from hoi_sim.sim.base import ResetState, SimBackend, SimState
+from hoi_sim.sim.base import MjBackendBase, ResetState, SimState
 from hoi_sim.sim.config import SimConfig
 from hoi_sim.sim.mjwarp_setup import (
     DROPPING_OVERFLOWS,
@@ -57,7 +57,7 @@ from hoi_sim.skeleton import NUM_BODIES
 log = logging.getLogger(__name__)
 
 
-class MjWarpBackend(SimBackend):
+class MjWarpBackend(MjBackendBase):
     """N worlds of the CPU backend's scene on mujoco-warp, with the ``SimBackend`` interface.
 
     Same constructor as ``MujocoBackend`` (the scene is built by ``hoi_sim.sim.scene.build_scene``), plus:
@@ -226,26 +226,6 @@ class MjWarpBackend(SimBackend):
         wp.copy(self.d.qacc_warmstart, self.d.qacc)
 
     # ---- interface -------------------------------------------------------------------------------------------
-    @property
-    def num_envs(self) -> int:
-        return self._n
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
-    @property
-    def sim_dt(self) -> float:
-        return self.cfg.sim_dt
-
-    @property
-    def control_dt(self) -> float:
-        return self.cfg.control_dt
-
-    @property
-    def physics_dt(self) -> float:
-        return float(self.model.opt.timestep)
-
     @property
     def dof_limits(self) -> torch.Tensor:
         return self._limits.clone()

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from hoi_sim.objects.hulls import ConvexHull
-from hoi_sim.sim.base import ResetState, SimBackend, SimState
+from hoi_sim.sim.base import MjBackendBase, ResetState, SimState
 from hoi_sim.sim.config import SimConfig
 from hoi_sim.sim.scene import SceneIndex, build_scene
 from hoi_sim.sim.table7 import describe_mapping
@@ -67,7 +67,7 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
 
 
-class MujocoBackend(SimBackend):
+class MujocoBackend(MjBackendBase):
     """MuJoCo (C engine) backend for N envs on the CPU.
 
     Args:
@@ -123,26 +123,6 @@ class MujocoBackend(SimBackend):
                      self._nthread, m.nq, m.nv, m.ngeom, self.object_mass.rule, describe_mapping("mujoco"))
 
     # ---- properties ----
-    @property
-    def num_envs(self) -> int:
-        return self._n
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
-    @property
-    def sim_dt(self) -> float:
-        return self.cfg.sim_dt
-
-    @property
-    def control_dt(self) -> float:
-        return self.cfg.control_dt
-
-    @property
-    def physics_dt(self) -> float:
-        return float(self.model.opt.timestep)
-
     @property
     def dof_limits(self) -> torch.Tensor:
         return self._limits.to(self._device)

@@ -14,13 +14,7 @@ from hoi_sim.envs.toy import toy_motion
 from hoi_sim.motions.library import MotionLibrary
 from hoi_sim.sim.fake import FakeBackend
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

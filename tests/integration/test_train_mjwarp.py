@@ -19,13 +19,7 @@ from hoi_sim.cli import main  # noqa: E402
 from hoi_sim.envs.toy import toy_motion  # noqa: E402
 from hoi_sim.motions.io import save_motion  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_train_and_eval_with_mjwarp(tmp_path: Path) -> None:

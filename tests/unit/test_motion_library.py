@@ -13,14 +13,7 @@ from hoi_sim.envs.toy import toy_motion
 from hoi_sim.errors import InputError
 from hoi_sim.motions.library import MotionLibrary
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors: one intra-op thread avoids oversubscribing a loaded 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 
