@@ -42,6 +42,11 @@ class EvalConfig:
     """Cap on control steps per clip (0: whole clip)."""
 
 
+def _contact(gaps: np.ndarray, active: np.ndarray) -> float:
+    """Eq. 23, or NaN (shown as "–") when no edge is active in the frames evaluated: no contact to score."""
+    return M.contact_score(gaps, active) if np.asarray(active).any() else float("nan")
+
+
 def rollout_metrics(r: ClipRollout, form: str = "joint") -> dict[str, float]:
     """Paper metrics of one rollout (units in ``hoi_sim.eval.metrics``)."""
     s, f = r.sim, r.ref
@@ -51,7 +56,7 @@ def rollout_metrics(r: ClipRollout, form: str = "joint") -> dict[str, float]:
     return {
         "mpjpe_mm": M.mpjpe(s["body_pos"][sl], f["body_pos"][sl]),
         "mpjpe_body_mm": M.mpjpe(s["body_pos"][sl], f["body_pos"][sl], BODY_22),
-        "contact": M.contact_score(gaps, r.ig_active[sl]),
+        "contact": _contact(gaps, r.ig_active[sl]),
         "contact_mean_mm": M.contact_mean_distance(gaps, r.ig_active[sl]),
         "jitter": M.jitter(s["body_pos"], r.fps),
         "object_error_mm": M.object_error(s["obj_pos"][sl], s["obj_quat"][sl], f["obj_pos"][sl], f["obj_quat"][sl],
@@ -63,7 +68,7 @@ def reference_metrics(motion, form: str = "joint") -> dict[str, float]:
     """The same metrics for a ``HOIMotion`` against itself: MPJPE and object error 0, its own contact and jitter."""
     gaps = M.graph_gaps(motion.body_pos, motion.body_quat, motion.obj_pos, motion.obj_quat, motion.ig_body,
                         motion.ig_body_offset, motion.ig_obj_point, form)
-    return {"mpjpe_mm": 0.0, "mpjpe_body_mm": 0.0, "contact": M.contact_score(gaps, motion.ig_active),
+    return {"mpjpe_mm": 0.0, "mpjpe_body_mm": 0.0, "contact": _contact(gaps, motion.ig_active),
             "contact_mean_mm": M.contact_mean_distance(gaps, motion.ig_active),
             "jitter": M.jitter(motion.body_pos, motion.fps), "object_error_mm": 0.0}
 

@@ -175,7 +175,7 @@ def plot(rows: list[ReportRow], path: str | os.PathLike) -> None:
     scopes = list(dict.fromkeys(r.subset for r in rows))
     settings = sorted({r.setting for r in rows}, key=_setting_key)
     metrics = [m for m in METRIC_NAMES if m != "contact"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.8), squeeze=False)
     width = 0.8 / max(1, len(settings))
     x = np.arange(len(scopes))
     for ax, m in zip(axes[0], metrics):
@@ -189,8 +189,9 @@ def plot(rows: list[ReportRow], path: str | os.PathLike) -> None:
         ax.set_title(f"{m} ({METRICS[m][0]})", fontsize=9)
         ax.set_xticks(x, scopes, rotation=30, ha="right", fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(settings), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
