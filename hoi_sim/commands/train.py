@@ -82,6 +82,8 @@ def _task(cfg: Any) -> None:
     except HoiSimError as exc:
         print(f"hoi-sim train: error: {exc}", file=sys.stderr, flush=True)
         _STATE["failures"].append(str(exc))
+        if "BasicLauncher" not in str(HydraConfig.get().launcher.get("_target_", "BasicLauncher")):
+            raise  # a job of a cluster launcher (submitit): let the scheduler see the failure
         return
     _STATE["results"].append(result)
     print(f"[train] done: epoch {result.epoch}, {result.frames} frames; checkpoint {result.checkpoint}", flush=True)
@@ -109,7 +111,7 @@ def run_hydra(overrides: list[str], multirun: bool = False, cfg_only: str | None
         app()
     except SystemExit as exc:  # Hydra exits on config errors after printing them
         if exc.code not in (0, None):
-            raise HoiSimError("invalid configuration or overrides (see the message above)") from None
+            raise HoiSimError("invalid configuration, or a job failed (see the messages above)") from None
     finally:
         sys.argv = saved
     return 1 if _STATE["failures"] else 0
