@@ -11,13 +11,18 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from hoi_sim.errors import InputError
 from hoi_sim.train.config import PPOConfig, from_mapping
 from hoi_sim.train.manifest import ClipEntry, load_clip, resolve_motions
+
+if TYPE_CHECKING:
+    from hoi_sim.envs.config import EnvCfg
+    from hoi_sim.motions.library import MotionLibrary
+    from hoi_sim.sim.config import SimConfig
 
 CONFIG_NAME = "config.yaml"
 
@@ -80,7 +85,7 @@ def clips_of(job: TrainJob) -> list[ClipEntry]:
     return resolve_motions(job.motions.path, job.motions.subset)
 
 
-def build_library(clips: list[ClipEntry], objects_dir: str | None, device: str):
+def build_library(clips: list[ClipEntry], objects_dir: str | None, device: str) -> MotionLibrary:
     """A ``MotionLibrary`` of ``clips`` on ``device``."""
     from hoi_sim.motions.library import MotionLibrary
 
@@ -88,7 +93,7 @@ def build_library(clips: list[ClipEntry], objects_dir: str | None, device: str):
     return MotionLibrary(motions, device=device)
 
 
-def sim_config(sim: dict[str, Any]):
+def sim_config(sim: dict[str, Any]) -> SimConfig:
     """``SimConfig``: Table 7, then the ``settings`` of the composed ``sim`` group."""
     from hoi_sim.sim.config import SimConfig
 
@@ -97,7 +102,7 @@ def sim_config(sim: dict[str, Any]):
 
 
 def env_config(job: TrainJob, *, num_envs: int | None = None, reward_path: str | Path | None = None,
-               **overrides: Any):
+               **overrides: Any) -> EnvCfg:
     """``EnvCfg`` of the job: its ``env`` group, the backend named by ``sim.backend``, the job's seed and
     ``num_envs``, the reward (a name, or ``reward_path`` where the composed reward set was written) and any
     ``overrides`` (e.g. ``state_init="start"`` for evaluation). The ``SimConfig`` goes in ``backend_kwargs``.

@@ -24,10 +24,14 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from hoi_sim.errors import InputError
+
+if TYPE_CHECKING:
+    from hoi_sim.motions.schema import HOIMotion
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".csv")
 MOTION_SUFFIXES = (".npz", ".pt")
@@ -141,7 +145,7 @@ def resolve_motions(path: str | os.PathLike, subset: str | None = None) -> list[
     return chosen
 
 
-def load_clip(entry: ClipEntry | str | os.PathLike, objects_dir: str | os.PathLike | None = None):
+def load_clip(entry: ClipEntry | str | os.PathLike, objects_dir: str | os.PathLike | None = None) -> HOIMotion:
     """Read one clip as a ``HOIMotion``; manifest labels fill in a missing ``action``/``subject`` in its meta.
 
     ``.pt`` files are converted with ``from_intermimic`` (frame 0 dropped when it is the all-zero frame that
