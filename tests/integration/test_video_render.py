@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ctypes.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hoi_sim.cli import main
+
+if not (ctypes.util.find_library("EGL") or ctypes.util.find_library("OSMesa")):
+    pytest.skip("no headless GL library (libEGL or libOSMesa; `make setup` installs libosmesa6)",
+                allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
