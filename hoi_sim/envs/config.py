@@ -51,6 +51,9 @@ class EnvCfg:
         reward: a named reward set (``tr``, ``tr_lr``, ``tr_lr_cr``, ``intermimic``) or a yaml path.
         state_init: ``start`` (frame 0), ``random`` (uniform start frame) or ``hybrid`` (frame 0 with probability
             ``hybrid_start_prob``, else random) — InterMimic's reference state initialisation without PSI.
+        start_range: where random start frames come from: ``clip`` (uniform over the whole clip, the default) or
+            ``intermimic`` (InterMimic's [0, max(1, T − rollout_length)), which is only frame 0 for every clip
+            shorter than ``rollout_length`` — all OMOMO clips at 300 — so no episode would start in contact).
         rollout_length: episode length cap in control steps (a timeout, not a termination).
         obs_horizons: reference look-ahead of each observation block, in control steps (InterMimic: 1 and 16).
         contact_source: which sim contact flag the observation, InterMimic reward and hand termination read:
@@ -71,6 +74,7 @@ class EnvCfg:
     reward: str = "tr_lr_cr"
     state_init: str = "hybrid"
     hybrid_start_prob: float = 0.1
+    start_range: str = "clip"
     rollout_length: int = 300
     obs_horizons: tuple[int, ...] = (1, 16)
     contact_source: str = "any"
@@ -88,6 +92,8 @@ class EnvCfg:
         self.obs_horizons = tuple(int(h) for h in self.obs_horizons)
         if self.state_init not in STATE_INITS:
             raise InputError(f"state_init must be one of {STATE_INITS}, got {self.state_init!r}")
+        if self.start_range not in ("clip", "intermimic"):
+            raise InputError(f"start_range must be 'clip' or 'intermimic', got {self.start_range!r}")
         if self.contact_source not in ("any", "obj"):
             raise InputError(f"contact_source must be 'any' or 'obj', got {self.contact_source!r}")
         if self.num_envs < 1 or self.rollout_length < 1 or not self.obs_horizons:

@@ -86,7 +86,8 @@ class HOIEnv:
         n = motion_ids.shape[0]
         if self.cfg.state_init == "start":
             return torch.zeros(n, dtype=torch.long, device=self.device)
-        frames = self.lib.sample_start_frames(motion_ids, self.cfg.rollout_length, self.generator)
+        max_steps = self.cfg.rollout_length if self.cfg.start_range == "intermimic" else 1
+        frames = self.lib.sample_start_frames(motion_ids, max_steps, self.generator)
         if self.cfg.state_init == "hybrid":
             at_zero = torch.rand(n, generator=self.generator).to(self.device) < self.cfg.hybrid_start_prob
             frames = torch.where(at_zero, torch.zeros_like(frames), frames)

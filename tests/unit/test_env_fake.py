@@ -122,6 +122,12 @@ def test_state_init_modes(lib: MotionLibrary) -> None:
     big.reset()
     frames = torch.round(big.start_time * 30).long()
     t = lib.num_frames[big.motion_ids]
+    assert bool((frames < t - 1).all()) and int(frames.max()) > 0  # default start_range: the whole clip
+    im = HOIEnv(EnvCfg(num_envs=200, backend="fake", state_init="random", rollout_length=10,
+                       start_range="intermimic"), lib, FakeBackend(200))
+    im.reset()
+    frames = torch.round(im.start_time * 30).long()
+    t = lib.num_frames[im.motion_ids]
     assert bool((frames < (t - 10).clamp_min(1)).all()) and int(frames.max()) > 0
     hyb = HOIEnv(EnvCfg(num_envs=200, backend="fake", state_init="hybrid", hybrid_start_prob=1.0,
                         rollout_length=10), lib, FakeBackend(200))
@@ -130,6 +136,8 @@ def test_state_init_modes(lib: MotionLibrary) -> None:
     env.reset()
     with pytest.raises(InputError):
         EnvCfg(state_init="psi")
+    with pytest.raises(InputError, match="start_range"):
+        EnvCfg(start_range="middle")
 
 
 def test_timeouts_are_not_terminations(lib: MotionLibrary) -> None:

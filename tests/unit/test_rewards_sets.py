@@ -80,7 +80,7 @@ def test_tracking_group_is_exp_of_weighted_sum(lib: MotionLibrary) -> None:
     assert torch.allclose(info["weighted/body_pos"], torch.full((2,), math.exp(-w["body_pos"] * 0.01)), atol=1e-6)
 
 
-def test_lr_and_cr_penalties_enter_linearly(lib: MotionLibrary) -> None:
+def test_lr_and_cr_penalties_enter_the_exponent(lib: MotionLibrary) -> None:
     ctx = make_ctx(lib)
     ctx.sim.contact_obj[:, sk.BODY_INDEX["L_Wrist"]] = False  # one missed annotated contact
     ctx.sim.obj_pos = ctx.sim.obj_pos + torch.tensor([0.0, 0.0, 0.3])  # graph gap 0.3 m
@@ -89,7 +89,15 @@ def test_lr_and_cr_penalties_enter_linearly(lib: MotionLibrary) -> None:
     assert torch.all(info["raw/keypoint_label"] == 1)
     assert torch.allclose(info["raw/keypoint_contact"], torch.full((2,), 0.09), atol=1e-5)
     w_lr, w_cr = cfg.terms["keypoint_label"].weight, cfg.terms["keypoint_contact"].weight
-    assert torch.allclose(r, info["group/tr"] + w_lr * 1 + w_cr * 0.09, atol=1e-5)
+    tr_only = RewardSet(load_reward_set("tr"))(ctx)[0]
+    assert torch.allclose(r, tr_only * torch.exp(torch.tensor(-(w_lr * 1 + w_cr * 0.09))), atol=1e-6)
+    assert torch.all(r > 0)  # penalties never make the reward negative (falling is never worth more)
+    # the paper's additive form is still available: linear terms with negative weights
+    lin = {"name": "lin", "terms": {"tr": {"kernel": "body_pos", "weight": 30.0, "form": "exp", "group": "tr"},
+                                    "lr": {"kernel": "keypoint_label", "weight": -0.02, "form": "linear",
+                                           "params": {"contact": "obj"}}}}
+    r_lin, info_lin = RewardSet(reward_set_from_dict(lin))(ctx)
+    assert torch.allclose(r_lin, info_lin["group/tr"] - 0.02, atol=1e-6)
 
 
 def test_keypoint_contact_forms(lib: MotionLibrary) -> None:
