@@ -2,10 +2,9 @@
 episode length and the mean episode return of the deterministic policy over the untrained one (``nn/ep_0.pth``),
 measured from the same 32 start frames spread over the clip.
 
-The LR and CR terms are combined multiplicatively with TR here (``form: exp`` in group ``tr``: R = exp(−(E_p + E_v
-+ λ_lr R_lr + λ_c Σ‖…‖²)) > 0). With the linear penalties of ``cfg/reward/tr_lr_cr.yaml`` the per-step reward of
-an untrained policy is negative (TR ≈ 0 while the contact penalty stays), so PPO first learns to end episodes
-early; a positive reward makes survival worth learning within the few epochs a CPU test can afford.
+The shipped ``tr_lr_cr`` puts the LR and CR penalties inside R_tr's exponent (R = exp(−(E_p + E_v + λ_lr R_lr +
+λ_c Σ‖…‖²)) > 0, docs/rewards.md). With the paper's additive −λ terms the per-step reward of an untrained policy is
+negative (TR ≈ 0 while the contact penalty stays) and PPO first learns to end episodes early.
 """
 
 from __future__ import annotations
@@ -20,11 +19,7 @@ EPOCHS = 30
 NUM_ENVS = 32
 CAP = 40  # control steps per evaluation episode
 
-POSITIVE_CR = ["reward=tr_lr_cr",
-               "reward.terms.keypoint_contact.form=exp", "reward.terms.keypoint_contact.weight=2",
-               "+reward.terms.keypoint_contact.group=tr",
-               "reward.terms.keypoint_label.form=exp", "reward.terms.keypoint_label.weight=0.02",
-               "+reward.terms.keypoint_label.group=tr"]
+POSITIVE_CR = ["reward=tr_lr_cr"]
 
 
 def _measure(checkpoint) -> tuple[float, float]:
