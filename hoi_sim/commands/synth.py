@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--obj-trans-noise-m", type=float, default=None, help="RMS object translation noise (m)")
     p.add_argument("--obj-rot-noise-deg", type=float, default=None, help="RMS object rotation noise (deg)")
     p.add_argument("--track-noise-px", type=float, default=None, help="2D track noise (pixels)")
+    p.add_argument("--contact-threshold", type=float, default=0.1,
+                   help="pair keypoints closer than this (m) to the object (paper §9.6: 0.1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start", type=int, default=0, help="first motion frame to use (default 0)")
     p.add_argument("--frames", type=int, default=None, help="use N frames from --start (default: all)")
@@ -101,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     motion = load_motion_any(args.motion, args.object)
     make_synthetic_session(motion, out, noise=noise, seed=args.seed, frames=args.frames, start=args.start,
                            image_size=size, static=None if args.static == "auto" else args.static == "yes",
-                           azimuth_deg=args.azimuth, layout=args.layout, progress=lambda m: print(m, flush=True))
+                           azimuth_deg=args.azimuth, layout=args.layout, progress=lambda m: print(m, flush=True),
+                           contact_threshold_m=args.contact_threshold)
     from hoi_sim.recon.ingest import load_session
 
     inp = load_session(out, load_masks=False)

@@ -196,14 +196,17 @@ def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, nois
                            seed: int = 0, frames: int | None = None, start: int = 0,
                            image_size: tuple[int, int] = (256, 256), static: bool | None = None,
                            azimuth_deg: float | None = None, elevation_deg: float = 10.0, file_scale: float = 1.5,
-                           layout: str = "B", write_video: bool = True, progress=None) -> Path:
+                           layout: str = "B", write_video: bool = True, progress=None,
+                           contact_threshold_m: float = CONTACT_THRESHOLD_M) -> Path:
     """Write a complete release-B session for ``motion`` into ``out_dir`` with ``ground_truth.npz`` beside it.
 
     ``start``/``frames``: use motion frames [start, start+frames) (default all); ``static``: the
     ``is_static_object`` flag (None: set when the object moves less than 1 cm and 1° over the clip);
     ``image_size`` (H, W); ``azimuth_deg`` default: facing the person at frame 0; ``file_scale``:
     ``obj_poses.scale`` (``obj_org.obj`` holds vertices / scale); ``layout``:
-    'B' (one noisy object translation) or 'A' (a noisy centre per frame, ``hand_pose.json``). Returns ``out_dir``.
+    'B' (one noisy object translation) or 'A' (a noisy centre per frame, ``hand_pose.json``);
+    ``contact_threshold_m``: keypoints closer than this to an object vertex are paired (§9.6: 0.1 m; a small value
+    such as 0.02 gives near-exact correspondences). Returns ``out_dir``.
     """
     from hoi_sim.body.base import BodyParams  # noqa: F401  (fails early when the body package is absent)
 
@@ -270,7 +273,7 @@ def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, nois
         ov = mesh_v @ gt_R[i].T + gt_t[i]
         label, _ = rasterize_labels([(ov, faces), (hverts_c[i], hfaces)], K, H, W)
         masks[0, i], masks[1, i] = label == 0, label == 1
-        contact[i] = select_contacts(kps_c[i], ov)
+        contact[i] = select_contacts(kps_c[i], ov, threshold=contact_threshold_m)
         uv = project(ov, K)
         ids = _tracks(uv, label == 0, NUM_TRACKS)
         track_v[i, : len(ids)] = ids
