@@ -59,7 +59,7 @@ def _lowest_hand_point(root_pos: np.ndarray, dof: np.ndarray, offsets: np.ndarra
     """Lowest z (m) of the hand geoms (wrists and fingers) of the humanoid at one pose (root upright)."""
     import mujoco
 
-    from hoi_sim.humanoid.builder import humanoid_model
+    from hoi_sim.humanoid.builder import humanoid_model, lowest_geom_z
     from hoi_sim.skeleton import HANDS, body_ids
 
     model = humanoid_model(offsets, ground=False)
@@ -68,19 +68,7 @@ def _lowest_hand_point(root_pos: np.ndarray, dof: np.ndarray, offsets: np.ndarra
     data.qpos[3:7] = (1.0, 0.0, 0.0, 0.0)
     data.qpos[7:] = dof
     mujoco.mj_kinematics(model, data)
-    hand_bodies = {i + 1 for i in body_ids(HANDS)}  # MuJoCo body 0 is the world
-    low = np.inf
-    for g in range(model.ngeom):
-        if model.geom_bodyid[g] not in hand_bodies:
-            continue
-        z, R, size = float(data.geom_xpos[g][2]), data.geom_xmat[g].reshape(3, 3), model.geom_size[g]
-        if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE:
-            low = min(low, z - abs(R[2, 2]) * size[1] - size[0])
-        elif model.geom_type[g] == mujoco.mjtGeom.mjGEOM_BOX:
-            low = min(low, z - float(np.abs(R[2]) @ size))
-        else:
-            low = min(low, z - size[0])
-    return low
+    return lowest_geom_z(model, data, {i + 1 for i in body_ids(HANDS)})  # MuJoCo body 0 is the world
 
 
 def scripted_reach_motion(num_frames: int = 60, fps: float = 30.0, reach_fraction: float = 0.6) -> HOIMotion:
@@ -100,7 +88,7 @@ def scripted_reach_motion(num_frames: int = 60, fps: float = 30.0, reach_fractio
     root_quat = np.tile([1.0, 0.0, 0.0, 0.0], (num_frames, 1))
     pos, quat = forward_kinematics(torch.as_tensor(root_pos, dtype=f64), torch.as_tensor(root_quat, dtype=f64),
                                    torch.as_tensor(dof, dtype=f64), offsets)
-    root_pos[:, 2] = -lowest_foot_z(pos, quat)
+    root_pos[:, 2] = -lowest_foot_z(pos, quat, offsets)
     pos = pos + torch.as_tensor(root_pos, dtype=f64)[:, None]
 
     # the palms' keypoints at the final pose define where the box is; its top sits just under the lowest point of

@@ -255,13 +255,16 @@ def humanoid_model(offsets: np.ndarray | None = None, **kwargs) -> mujoco.MjMode
     return build_humanoid_spec(offsets, **kwargs).compile()
 
 
-def lowest_geom_z(model: mujoco.MjModel, data: mujoco.MjData) -> float:
+def lowest_geom_z(model: mujoco.MjModel, data: mujoco.MjData, body_ids: set[int] | None = None) -> float:
     """Lowest world z (m) over the humanoid's sphere, capsule and box geoms (planes and meshes skipped).
 
-    Needs ``geom_xpos``/``geom_xmat`` up to date (after ``mj_kinematics`` or a step).
+    Needs ``geom_xpos``/``geom_xmat`` up to date (after ``mj_kinematics`` or a step). ``body_ids``: only geoms of
+    these MuJoCo bodies (default: all).
     """
     lowest = np.inf
     for g in range(model.ngeom):
+        if body_ids is not None and int(model.geom_bodyid[g]) not in body_ids:
+            continue
         t = model.geom_type[g]
         size = model.geom_size[g]
         z = data.geom_xpos[g, 2]

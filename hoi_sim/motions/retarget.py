@@ -37,7 +37,7 @@ from hoi_sim import keypoints as kp
 from hoi_sim import rotations as rot
 from hoi_sim.errors import InputError
 from hoi_sim.humanoid.kinematics import dofs_from_global, forward_kinematics, infer_offsets
-from hoi_sim.skeleton import BODY_INDEX, FEET, NUM_BODIES, neutral
+from hoi_sim.skeleton import BODY_INDEX, FEET, NUM_BODIES
 
 C_S2H = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 """SMPL-X / y-up axes → humanoid / z-up axes: ``v_h = C v_s``."""
@@ -76,12 +76,16 @@ def camera_to_world(seq: Any) -> tuple[np.ndarray, np.ndarray]:
     return R, np.zeros((T, 3))
 
 
-def _foot_corners() -> list[tuple[int, np.ndarray]]:
-    """(body index, [8,3] corners in the body frame) of the foot boxes of the neutral humanoid."""
+def _foot_corners(offsets: np.ndarray | None = None) -> list[tuple[int, np.ndarray]]:
+    """(body index, [8,3] corners in the body frame) of the foot boxes of the humanoid built on ``offsets``
+    (default neutral), placed as the MJCF builder places them."""
+    from hoi_sim.humanoid.builder import scaled_geoms
+
+    geoms = scaled_geoms(offsets)
     out = []
     for name in FEET:
         b = BODY_INDEX[name]
-        for g in neutral().geoms[b]:
+        for g in geoms[b]:
             if g.type != "box":
                 continue
             signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64)
@@ -89,10 +93,11 @@ def _foot_corners() -> list[tuple[int, np.ndarray]]:
     return out
 
 
-def lowest_foot_z(body_pos: torch.Tensor, body_quat: torch.Tensor) -> float:
-    """Lowest z (m) of the foot boxes over a clip; body_pos [T,52,3], body_quat [T,52,4]."""
+def lowest_foot_z(body_pos: torch.Tensor, body_quat: torch.Tensor, offsets: np.ndarray | None = None) -> float:
+    """Lowest z (m) of the foot boxes over a clip; body_pos [T,52,3], body_quat [T,52,4], skeleton ``offsets``
+    [52,3] (default neutral)."""
     low = float("inf")
-    for b, corners in _foot_corners():
+    for b, corners in _foot_corners(offsets):
         c = torch.as_tensor(corners, dtype=body_pos.dtype)
         q = body_quat[:, b, None].expand(-1, c.shape[0], 4)
         world = body_pos[:, b, None] + rot.quat_rotate(q, c.expand(body_pos.shape[0], -1, -1))
@@ -210,7 +215,7 @@ def retarget_sequence(seq: Any, body_model: Any | None = None, cfg: RetargetConf
 
     shift = np.zeros(3)
     if cfg.ground_align:
-        shift[2] = -lowest_foot_z(fk_pos, fk_quat)
+        shift[2] = -lowest_foot_z(fk_pos, fk_quat, offsets.numpy())
     fk_pos_np = fk_pos.numpy() + shift
     kp_world_np = kp_world.numpy() + shift
     obj_t = obj_t + shift
