@@ -11,7 +11,8 @@ import sys
 
 from hoi_sim.errors import HoiSimError
 
-COMMANDS = ("info", "convert", "validate", "replay", "synth", "solve", "train", "eval", "render", "demo", "bench")
+COMMANDS = ("info", "convert", "validate", "replay", "synth", "solve", "train", "eval", "plot", "render", "demo",
+            "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

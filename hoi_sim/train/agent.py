@@ -5,9 +5,10 @@
   "state-independent" and still learns it).
 * :class:`HoiA2CAgent` — registered on the ``Runner.algo_factory``: rl-games' continuous PPO agent with the soft
   action bound configurable (InterMimic penalises |μ| > 1, rl-games > 1.1) and atomic checkpoint writes.
-* :class:`ProgressObserver` — an ``AlgoObserver``: one progress line per epoch, ``progress.csv``, per-term reward
-  scalars in TensorBoard, and resumable checkpoints ``nn/last.pth`` + ``nn/ep_<epoch>.pth`` every ``save_every``
-  epochs.
+* :class:`ProgressObserver` — an ``AlgoObserver``: one progress line per epoch (with an ETA), ``progress.csv``
+  (episode length in seconds and as a fraction of its clip, periodic deterministic-rollout metrics), per-term
+  reward scalars in TensorBoard, and resumable checkpoints ``nn/last.pth`` + ``nn/ep_<epoch>.pth`` every
+  ``save_every`` epochs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,17 @@ from hoi_sim.train.config import NETWORK_NAME
 
 LAST = "last.pth"
 INITIAL = "ep_0.pth"
+
+EPISODE_COLUMNS = ("mean_episode_s", "mean_episode_clip_frac")
+"""``progress.csv`` columns averaged over the episodes that finished in the epoch (NaN when none did or the env
+does not report them): length in s, and length over the clip's length."""
+EPISODE_INFO_KEYS = {"mean_episode_s": "episode_length_s", "mean_episode_clip_frac": "episode_clip_frac"}
+"""CSV column → env step ``info`` key ([N] float, nonzero only where an episode finished this step)."""
+EVAL_COLUMNS = ("eval_mpjpe_mm", "eval_clip_frac", "eval_success")
+"""``progress.csv`` columns of the periodic deterministic rollout (empty on epochs without one)."""
+
+Evaluator = Callable[[torch.nn.Module], dict[str, float]]
+"""``evaluator(model) -> {column: value}``: a deterministic rollout of the running rl-games model."""
 
 
 class ConstSigmaActorCritic(A2CBuilder):
@@ -75,6 +88,16 @@ class HoiA2CAgent(A2CAgent):
         save_state(self.get_full_state_weights(), fn if fn.endswith(".pth") else fn + ".pth")
 
 
+def format_duration(seconds: float) -> str:
+    """``12m03s`` (``1h02m03s`` from an hour on, ``n/a`` when not finite)."""
+    if not math.isfinite(seconds):
+        return "n/a"
+    total = max(0, int(round(seconds)))
+    h, rest = divmod(total, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}h{m:02d}m{sec:02d}s" if h else f"{m}m{sec:02d}s"
+
+
 def _scalar(x: Any) -> float:
     if isinstance(x, torch.Tensor):
         return float(x.float().mean().item()) if x.numel() else float("nan")
@@ -85,20 +108,31 @@ def _scalar(x: Any) -> float:
 
 
 class ProgressObserver(AlgoObserver):
-    """Progress line, CSV log (``progress.csv``: per epoch mean episode reward/length, fps, episodes ended by each
-    termination, mean of each reward term), TensorBoard scalars and checkpoints.
+    """Progress line, CSV log, TensorBoard scalars and checkpoints.
+
+    ``progress.csv``, one row per epoch: ``epoch``, ``frames``, ``mean_reward`` and ``mean_episode_length`` (control
+    steps; rl-games' window of the last ``games_to_track`` episodes), ``mean_episode_s`` and
+    ``mean_episode_clip_frac`` (episodes that finished in this epoch; NaN when none did or the env does not report
+    ``info["episode_length_s"]`` / ``info["episode_clip_frac"]``), ``fps`` (training samples/s, eval time
+    excluded), ``elapsed_s`` (wall time), ``eval_mpjpe_mm``, ``eval_clip_frac``, ``eval_success`` (the
+    ``evaluator``'s results every ``eval_every`` epochs, empty otherwise), ``ended_<termination>`` (episodes ended
+    by each termination) and ``term_<reward term>`` (mean of each reward term).
 
     Args:
         run_dir: the run folder (``nn/`` and ``progress.csv`` live there).
-        max_epochs: for the progress line and the final checkpoint.
+        max_epochs: for the progress line, its ETA and the final checkpoint.
         save_every: checkpoint period in epochs (≥ 1).
         keep: how many ``ep_<epoch>.pth`` files to keep.
         progress_every: print period in epochs (0 = quiet).
         save_initial: write ``nn/ep_0.pth`` (the untrained policy) before the first update of a fresh run.
+        eval_every: run ``evaluator`` every this many epochs (0 = never).
+        evaluator: ``evaluator(algo.model) -> {column: value}`` (keys of :data:`EVAL_COLUMNS`); it must leave the
+            model's train/eval mode as it found it.
     """
 
     def __init__(self, run_dir: str | os.PathLike, *, max_epochs: int, save_every: int, keep: int = 3,
-                 progress_every: int = 1, save_initial: bool = True) -> None:
+                 progress_every: int = 1, save_initial: bool = True, eval_every: int = 0,
+                 evaluator: Evaluator | None = None) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
         self.nn_dir = self.run_dir / "nn"
@@ -114,6 +148,13 @@ class ProgressObserver(AlgoObserver):
         self._frames0 = 0
         self._terms: dict[str, list[float]] = {}
         self._ends: dict[str, int] = {}
+        self.eval_every = max(0, int(eval_every))
+        self.evaluator = evaluator
+        self._epoch0 = 0  # epochs already done when this process started (resume)
+        self._eval_s = 0.0  # wall time spent in evaluations (excluded from fps)
+        self._last_eval: tuple[int, float] | None = None  # (epoch, eval_mpjpe_mm) of the latest evaluation
+        # per CSV column of EPISODE_COLUMNS: [sum over finished episodes, count] (tensors on the env device)
+        self._episodes: dict[str, list[Any]] = {}
 
     # --- rl-games hooks -------------------------------------------------------------------------------------------
     def after_init(self, algo: Any) -> None:
@@ -132,6 +173,60 @@ class ProgressObserver(AlgoObserver):
             for k, v in ends.items():
                 n = int(v.sum()) if isinstance(v, torch.Tensor) else int(bool(v))
                 self._ends[str(k)] = self._ends.get(str(k), 0) + n
+        self._collect_episodes(infos)
+
+    def _collect_episodes(self, infos: dict[str, Any]) -> None:
+        """Add ``infos["episode_length_s"]`` / ``infos["episode_clip_frac"]`` ([N] float) of the envs whose episode
+        finished this step (``infos["episode_length"]`` [N] > 0; without it, the nonzero entries) to the epoch's
+        sums. Absent keys are skipped (their columns stay NaN)."""
+        length = infos.get("episode_length")
+        for column, key in EPISODE_INFO_KEYS.items():
+            v = infos.get(key)
+            if not isinstance(v, torch.Tensor):
+                continue
+            v = v.reshape(-1).float()
+            if isinstance(length, torch.Tensor) and length.numel() == v.numel():
+                mask = length.reshape(-1).to(v.device) > 0
+            else:
+                mask = v != 0
+            acc = self._episodes.setdefault(column, [0.0, 0])
+            acc[0] = acc[0] + torch.where(mask, v, torch.zeros_like(v)).sum()
+            acc[1] = acc[1] + mask.sum()
+
+    def _episode_means(self) -> dict[str, float]:
+        """Mean of each :data:`EPISODE_COLUMNS` over the epoch's finished episodes (NaN when none); resets."""
+        out = {}
+        for column in EPISODE_COLUMNS:
+            total, count = self._episodes.get(column, (0.0, 0))
+            count = int(count)
+            out[column] = float(total) / count if count > 0 else float("nan")
+        self._episodes.clear()
+        return out
+
+    def _maybe_evaluate(self, epoch_num: int) -> dict[str, Any]:
+        """The evaluator's columns on evaluation epochs, else empty strings (one CSV header from the first row).
+        An evaluator that raises is reported on one line and its columns stay empty: training goes on."""
+        row: dict[str, Any] = {k: "" for k in EVAL_COLUMNS}
+        if self.evaluator is None or self.eval_every <= 0 or epoch_num % self.eval_every:
+            return row
+        t0 = time.perf_counter()
+        try:
+            results = self.evaluator(self.algo.model)
+        except Exception as exc:  # noqa: BLE001 - a failed evaluation must not end a long training run
+            print(f"[train] evaluation at epoch {epoch_num} failed ({type(exc).__name__}: {exc}); "
+                  "its columns stay empty", flush=True)
+            return row
+        finally:
+            self._eval_s += time.perf_counter() - t0
+        row.update({k: float(v) for k, v in results.items() if k in EVAL_COLUMNS})
+        mpjpe = row["eval_mpjpe_mm"]
+        self._last_eval = (epoch_num, float(mpjpe) if mpjpe != "" else float("nan"))
+        writer = getattr(self.algo, "writer", None)
+        if writer is not None:
+            for k in EVAL_COLUMNS:
+                if row[k] != "":
+                    writer.add_scalar(f"eval/{k.removeprefix('eval_')}", row[k], epoch_num)
+        return row
 
     def after_steps(self) -> None:
         if not self._first_steps:
@@ -139,6 +234,7 @@ class ProgressObserver(AlgoObserver):
         self._first_steps = False
         algo = self.algo
         self._frames0 = int(algo.frame)
+        self._epoch0 = max(0, int(algo.epoch_num) - 1)  # rl-games counts the running epoch already
         if self.save_initial and algo.epoch_num == 1:  # fresh run: weights are still the initial ones
             state = algo.get_full_state_weights()
             state["epoch"], state["frame"] = 0, 0
@@ -152,8 +248,12 @@ class ProgressObserver(AlgoObserver):
         rew = algo.game_rewards.get_mean()[0] if algo.game_rewards.current_size > 0 else float("nan")
         length = algo.game_lengths.get_mean() if algo.game_lengths.current_size > 0 else float("nan")
         rew, length = _scalar(rew), _scalar(length)
+        episodes = self._episode_means()
+        evals = self._maybe_evaluate(epoch_num)
         elapsed = time.perf_counter() - self._t0
-        fps = (int(algo.frame) - self._frames0) / max(elapsed, 1e-9)
+        fps = (int(algo.frame) - self._frames0) / max(elapsed - self._eval_s, 1e-9)
+        done = max(1, epoch_num - self._epoch0)
+        eta = max(0, self.max_epochs - epoch_num) * elapsed / done
         terms = {k: sum(v) / len(v) for k, v in self._terms.items() if v}
         ends = dict(self._ends)
         self._terms.clear()
@@ -163,15 +263,27 @@ class ProgressObserver(AlgoObserver):
                 algo.writer.add_scalar(f"reward_terms/{k}", v, epoch_num)
             for k, n in ends.items():
                 algo.writer.add_scalar(f"terminations/{k}", n, epoch_num)
+            for k, v in episodes.items():
+                if not math.isnan(v):
+                    algo.writer.add_scalar(f"episodes/{k.removeprefix('mean_episode_')}", v, epoch_num)
         self._append_csv({"epoch": epoch_num, "frames": int(algo.frame), "mean_reward": rew,
-                          "mean_episode_length": length, "fps": fps, "elapsed_s": elapsed,
+                          "mean_episode_length": length, **episodes, "fps": fps, "elapsed_s": elapsed,
+                          **evals,
                           **{f"ended_{k}": n for k, n in sorted(ends.items())},
                           **{f"term_{k}": v for k, v in sorted(terms.items())}})
         if self.progress_every and (epoch_num % self.progress_every == 0 or epoch_num == self.max_epochs):
             r = "n/a" if math.isnan(rew) else f"{rew:.3f}"
             ln = "n/a" if math.isnan(length) else f"{length:.1f}"
-            print(f"[train] epoch {epoch_num}/{self.max_epochs}  frames {int(algo.frame)}  mean_reward {r}  "
-                  f"mean_ep_len {ln}  fps {fps:.0f}  elapsed {elapsed:.0f}s", flush=True)
+            line = (f"[train] epoch {epoch_num}/{self.max_epochs}  frames {int(algo.frame)}  mean_reward {r}  "
+                    f"mean_ep_len {ln}")
+            if not math.isnan(episodes["mean_episode_s"]):
+                line += f" ({episodes['mean_episode_s']:.2f}s"
+                frac = episodes["mean_episode_clip_frac"]
+                line += ")" if math.isnan(frac) else f", {100 * frac:.0f}% of clip)"
+            line += f"  fps {fps:.0f}  elapsed {elapsed:.0f}s  eta {format_duration(eta)}"
+            if self._last_eval is not None and not math.isnan(self._last_eval[1]):
+                line += f"  eval_mpjpe {self._last_eval[1]:.1f}mm (epoch {self._last_eval[0]})"
+            print(line, flush=True)
         if epoch_num % self.save_every == 0 or epoch_num >= self.max_epochs:
             self.save_checkpoint(epoch_num)
 

@@ -82,6 +82,9 @@ class PPOConfig:
     ``nn/last.pth`` when it exists (else a fresh start)."""
     progress_every: int = 1
     """Print a progress line every this many epochs (0 = quiet)."""
+    eval_every: int = 0
+    """Every this many epochs, roll out the current policy deterministically from frame 0 of every training clip
+    and log ``eval_mpjpe_mm``, ``eval_clip_frac`` and ``eval_success`` in ``progress.csv`` (0 = never)."""
 
 
 def minibatch_for(batch_size: int, requested: int) -> int:

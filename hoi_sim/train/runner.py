@@ -10,7 +10,9 @@ bootstrapping from the final state.
 
 Run folder layout: ``nn/config.yaml`` (the resolved config), ``nn/last.pth`` + ``nn/ep_<epoch>.pth`` (resumable
 rl-games checkpoints: model with its input normaliser, optimizer, epoch, frame), ``nn/ep_0.pth`` (the untrained
-policy), ``summaries/`` (TensorBoard), ``progress.csv``.
+policy), ``summaries/`` (TensorBoard), ``progress.csv`` (one row per epoch, see
+:class:`~hoi_sim.train.agent.ProgressObserver`; with ``train.eval_every`` > 0 also the metrics of a deterministic
+rollout of every training clip, :class:`~hoi_sim.train.periodic_eval.PeriodicEval`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from hoi_sim.io_utils import write_text_atomic
 from hoi_sim.train.agent import LAST, HoiA2CAgent, ProgressObserver, register_networks
 from hoi_sim.train.config import ALGO_NAME, resolve_device, rlgames_params
 from hoi_sim.train.job import CONFIG_NAME, TrainJob, build_library, clips_of, env_config, write_reward
+from hoi_sim.train.periodic_eval import PeriodicEval
 from hoi_sim.train.vecenv import register_env
 
 
@@ -96,8 +99,10 @@ def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResul
     register_networks()
     params = rlgames_params(job.ppo, env_name=name, num_envs=env.num_envs, seed=job.seed, run_dir=run,
                             device=device)
+    evaluator = PeriodicEval(job, library, reward_path=reward_path) if job.ppo.eval_every > 0 else None
     observer = ProgressObserver(run, max_epochs=job.ppo.max_epochs, save_every=job.ppo.save_every,
-                                keep=job.ppo.keep_checkpoints, progress_every=job.ppo.progress_every)
+                                keep=job.ppo.keep_checkpoints, progress_every=job.ppo.progress_every,
+                                eval_every=job.ppo.eval_every, evaluator=evaluator)
     runner = Runner(algo_observer=observer)
     runner.algo_factory.register_builder(ALGO_NAME, lambda **kw: HoiA2CAgent(**kw))
     runner.load({"params": params})
@@ -109,6 +114,8 @@ def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResul
         runner.run({"train": True, "play": False, "checkpoint": str(ckpt) if ckpt else None})
     finally:
         env.close()
+        if evaluator is not None:
+            evaluator.close()
     state = torch.load(nn_dir / LAST, map_location="cpu", weights_only=False)
     return TrainResult(run, nn_dir / LAST, int(state["epoch"]), int(state["frame"]))
 
