@@ -8,35 +8,12 @@ from typing import Any
 
 import yaml
 
+from hoi_sim.envs.actions import ActionCfg
+from hoi_sim.envs.psi import PsiCfg
+from hoi_sim.envs.terminations import TerminationSet, load_termination_set, termination_set_for_reward
 from hoi_sim.errors import InputError
 
 STATE_INITS = ("start", "random", "hybrid")
-
-
-@dataclass
-class TerminationCfg:
-    """InterMimic's early terminations (reference/intermimic-notes.md §4.4), each switchable.
-
-    Tests other than ``fall`` apply only after ``grace_steps`` control steps since the reset (InterMimic: 1).
-    """
-
-    fall: bool = True
-    fall_height: float = 0.3
-    """Root (Pelvis) height below which the humanoid has fallen (m)."""
-    body_error: bool = True
-    body_error_threshold: float = 0.5
-    """Mean key-body position error (m) over the 21 key bodies."""
-    object_error: bool = True
-    object_error_threshold: float = 0.5
-    """Mean distance (m) between simulated and reference object surface samples."""
-    interaction_graph: bool = True
-    ig_ratio: float = 2.0
-    ig_floor: float = 0.5
-    """IG test: any (key body, object point) with |e − e_ref| > ratio·max(|e_ref|, floor) or > ratio·max(|e|, floor)."""
-    hand_contact: bool = True
-    hand_contact_max_steps: int = 10
-    """Terminate when a hand misses a reference contact for more than this many consecutive steps."""
-    grace_steps: int = 1
 
 
 @dataclass
@@ -54,12 +31,16 @@ class EnvCfg:
         start_range: where random start frames come from: ``clip`` (uniform over the whole clip, the default) or
             ``intermimic`` (InterMimic's [0, max(1, T − rollout_length)), which is only frame 0 for every clip
             shorter than ``rollout_length`` — all OMOMO clips at 300 — so no episode would start in contact).
+        psi: physical state initialisation (``hoi_sim.envs.psi``; ``slots: 1`` = off).
+        action: how actions become PD targets (``hoi_sim.envs.actions.ActionCfg``: mode, residual scale, fingers,
+            knee scale, clip).
+        termination_set: ``auto`` (the set documented for the reward setting,
+            ``hoi_sim/cfg/termination/<reward>.yaml``), a set name or a yaml path.
+        terminations: per-term overrides of that set: term → mapping of settings, or ``None`` to switch it off.
         rollout_length: episode length cap in control steps (a timeout, not a termination).
         obs_horizons: reference look-ahead of each observation block, in control steps (InterMimic: 1 and 16).
         contact_source: which sim contact flag the observation, InterMimic reward and hand termination read:
             ``any`` (InterMimic: ground included) or ``obj``.
-        knee_scale: PD-target scale of ``L_Knee_z``/``R_Knee_z`` (InterMimic's DOFs 5 and 17; ``None`` keeps π).
-        clip_actions: actions are clipped to [−clip_actions, clip_actions] before the offset/scale rule.
         max_abs_position: a body farther than this from the origin (m) marks the env as exploded.
         max_abs_velocity: a body or DOF velocity above this (m/s or rad/s) marks the env as exploded.
         seed: seed of the env's sampling generator.
@@ -78,17 +59,22 @@ class EnvCfg:
     rollout_length: int = 300
     obs_horizons: tuple[int, ...] = (1, 16)
     contact_source: str = "any"
-    knee_scale: float | None = 5.0
-    clip_actions: float = 1.0
     max_abs_position: float = 1.0e3
     max_abs_velocity: float = 1.0e4
     seed: int = 0
     return_final_obs: bool = False
-    terminations: TerminationCfg = field(default_factory=TerminationCfg)
+    psi: PsiCfg = field(default_factory=PsiCfg)
+    action: ActionCfg = field(default_factory=ActionCfg)
+    termination_set: str = "auto"
+    terminations: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.terminations, dict):
-            self.terminations = TerminationCfg(**self.terminations)
+        if isinstance(self.psi, dict):
+            self.psi = _typed(PsiCfg, self.psi, "env.psi")
+        if isinstance(self.action, dict):
+            self.action = _typed(ActionCfg, self.action, "env.action")
+        self.terminations = dict(self.terminations or {})
+        self.termination_terms()  # unknown terms or keys fail here, at construction
         self.obs_horizons = tuple(int(h) for h in self.obs_horizons)
         if self.state_init not in STATE_INITS:
             raise InputError(f"state_init must be one of {STATE_INITS}, got {self.state_init!r}")
@@ -106,14 +92,7 @@ class EnvCfg:
         unknown = set(d) - known
         if unknown:
             raise InputError(f"unknown env config keys {sorted(unknown)}")
-        d = dict(d)
-        if "terminations" in d:
-            t = dict(d["terminations"] or {})
-            bad = set(t) - {f.name for f in fields(TerminationCfg)}
-            if bad:
-                raise InputError(f"unknown termination config keys {sorted(bad)}")
-            d["terminations"] = TerminationCfg(**t)
-        return cls(**d)
+        return cls(**dict(d))
 
     @classmethod
     def from_yaml(cls, name_or_path: str | Path) -> EnvCfg:
@@ -127,3 +106,16 @@ class EnvCfg:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def termination_terms(self) -> TerminationSet:
+        """The enabled termination terms: the named set (``auto``: the reward setting's) with the overrides."""
+        name = termination_set_for_reward(self.reward) if self.termination_set == "auto" else self.termination_set
+        return load_termination_set(name, self.terminations)
+
+
+def _typed(cls: type, data: dict[str, Any], where: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    bad = sorted(set(data) - known)
+    if bad:
+        raise InputError(f"{where}: unknown key(s) {bad}; known: {sorted(known)}")
+    return cls(**data)

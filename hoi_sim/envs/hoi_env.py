@@ -19,9 +19,10 @@ import torch
 from hoi_sim import rotations as rot
 from hoi_sim import skeleton as sk
 from hoi_sim.envs import terminations as term
-from hoi_sim.envs.actions import action_offset_scale, actions_to_targets
+from hoi_sim.envs.actions import ActionMap
 from hoi_sim.envs.config import EnvCfg
 from hoi_sim.envs.observations import BLOCK_SIZE, TeacherObservation, nearest_surface_vec
+from hoi_sim.envs.psi import PhysicalStateBuffer
 from hoi_sim.errors import InputError
 from hoi_sim.motions.library import MotionLibrary, MotionState
 from hoi_sim.rewards import RewardContext, RewardSet, load_reward_set
@@ -46,7 +47,9 @@ class HOIEnv:
         backend: a built backend; default ``hoi_sim.envs.factory.make_env_backend(cfg, library)``.
 
     Attributes:
-        num_envs, num_obs (``len(cfg.obs_horizons) · 1599``), num_actions (153), device.
+        num_envs, num_obs (``len(cfg.obs_horizons) · 1599``), num_actions (153, or 63 with fingers on the
+        reference), device, action_map (``hoi_sim.envs.actions.ActionMap``), term_set (the enabled terminations),
+        psi (``hoi_sim.envs.psi.PhysicalStateBuffer``).
     """
 
     def __init__(self, cfg: EnvCfg, library: MotionLibrary, backend: SimBackend | None = None) -> None:
@@ -61,12 +64,14 @@ class HOIEnv:
             raise InputError(f"motion library is on {library.device}, backend on {self.device}")
         self.lib = library
         self.num_envs = backend.num_envs
-        self.num_actions = sk.NUM_DOFS
+        self.action_map = ActionMap(cfg.action, backend.dof_limits.to(self.device))
+        self.num_actions = self.action_map.num_actions
         self.num_obs = BLOCK_SIZE * len(cfg.obs_horizons)
         self.control_dt = float(backend.control_dt)
         self.reward_set = RewardSet(load_reward_set(cfg.reward))
-        self.action_offset, self.action_scale = action_offset_scale(backend.dof_limits.to(self.device),
-                                                                    cfg.knee_scale)
+        self.term_set = cfg.termination_terms()
+        self.psi = PhysicalStateBuffer(cfg.psi, int(library.num_frames.sum()), backend.num_envs,
+                                       cfg.rollout_length, self.device)
         self.obs_builder = TeacherObservation(self.device)
         self.generator = torch.Generator().manual_seed(int(cfg.seed))
         n, dev = self.num_envs, self.device
@@ -74,6 +79,7 @@ class HOIEnv:
         self.start_time = torch.zeros(n, device=dev)
         self.progress = torch.zeros(n, dtype=torch.long, device=dev)
         self.hand_miss = torch.zeros(n, 2, dtype=torch.long, device=dev)
+        self.start_row = torch.zeros(n, dtype=torch.long, device=dev)
         self.episode_return = torch.zeros(n, device=dev)
         self.bad_env_total = 0
         self._key = torch.tensor(sk.body_ids(sk.KEY_BODIES), device=dev)
@@ -106,7 +112,17 @@ class HOIEnv:
         self.progress[env_ids] = 0
         self.hand_miss[env_ids] = 0
         self.episode_return[env_ids] = 0.0
-        self.backend.reset(env_ids, self.lib.frame_state(mids, frames).reset_state())
+        frames = torch.minimum(frames, self.lib.num_frames[mids] - 1)
+        self.start_row[env_ids] = self.lib.frame_start[mids] + frames
+        state = self.lib.frame_state(mids, frames).reset_state()
+        if self.psi.enabled:  # physical state init: some resets start from a stored simulated state
+            slot = self.psi.draw(self.start_row[env_ids], self.generator)
+            sim = (slot > 0).nonzero(as_tuple=False).flatten()
+            if sim.numel():
+                stored = self.psi.stored(self.start_row[env_ids][sim], slot[sim])
+                for f in fields(stored):
+                    getattr(state, f.name)[sim] = getattr(stored, f.name)
+        self.backend.reset(env_ids, state)
 
     def reset(self) -> torch.Tensor:
         """Reset every env; returns observations [N, num_obs]."""
@@ -159,46 +175,48 @@ class HOIEnv:
         return s.bad.to(torch.bool) | ~ok | exploded
 
     def _terminations(self, s: SimState, ref: MotionState) -> dict[str, torch.Tensor]:
-        tc = self.cfg.terminations
+        """[N] bool mask per enabled termination term (``self.term_set``); each waits its ``grace_steps``."""
+        ts = self.term_set
         out: dict[str, torch.Tensor] = {}
-        after_grace = self.progress > tc.grace_steps
-        if tc.fall:
-            out["fall"] = term.fallen(s.root_pos, tc.fall_height)
         k = self._key
-        if tc.body_error:
-            out["body_error"] = term.key_body_error(ref.body_pos[:, k], s.body_pos[:, k],
-                                                    tc.body_error_threshold) & after_grace
-        if tc.object_error or tc.interaction_graph:
+        if (c := ts.get("fall")) is not None:
+            out["fall"] = term.fallen(s.root_pos, c.height) & (self.progress > c.grace_steps)
+        if (c := ts.get("body_error")) is not None:
+            out["body_error"] = term.key_body_error(ref.body_pos[:, k], s.body_pos[:, k], c.threshold,
+                                                    c.reduce) & (self.progress > c.grace_steps)
+        c_obj, c_ig = ts.get("object_error"), ts.get("interaction_graph")
+        if c_obj is not None or c_ig is not None:
             # per surface sample: (R_sim − R_ref) P_j + (p_sim − p_ref), [N,P,3]
             d_rot = rot.quat_to_matrix(s.obj_quat) - rot.quat_to_matrix(ref.obj_quat)
             gap = torch.baddbmm((s.obj_pos - ref.obj_pos)[:, None], self.lib.obj_points[self.motion_ids],
                                 d_rot.transpose(-1, -2)).norm(dim=-1)
-            if tc.object_error:
-                out["object_error"] = (gap.mean(-1) > tc.object_error_threshold) & after_grace
-            if tc.interaction_graph:
-                out["interaction_graph"] = self._ig_broken(s, ref, gap.amax(-1)) & after_grace
-        if tc.hand_contact:
+            if c_obj is not None:
+                out["object_error"] = (gap.mean(-1) > c_obj.threshold) & (self.progress > c_obj.grace_steps)
+            if c_ig is not None:
+                out["interaction_graph"] = (self._ig_broken(s, ref, gap.amax(-1), c_ig.ratio, c_ig.floor)
+                                            & (self.progress > c_ig.grace_steps))
+        if (c := ts.get("hand_contact")) is not None:
             contact = self._contact(s)
             for i, ids in enumerate(self._hands):
                 miss = term.hand_missing(ref.contact_label, contact, ids)
                 self.hand_miss[:, i] = (self.hand_miss[:, i] + 1) * miss.long()
-            out["hand_contact"] = (self.hand_miss > tc.hand_contact_max_steps).any(-1) & after_grace
+            out["hand_contact"] = (self.hand_miss > c.max_steps).any(-1) & (self.progress > c.grace_steps)
         return out
 
-    def _ig_broken(self, s: SimState, ref: MotionState, dp: torch.Tensor) -> torch.Tensor:
+    def _ig_broken(self, s: SimState, ref: MotionState, dp: torch.Tensor, ratio: float = 2.0, floor: float = 0.5
+                   ) -> torch.Tensor:
         """InterMimic's IG test, evaluated only where it can fire: ‖e_sim − e_ref‖ ≤ max_k ‖Δx_k‖ + max_j ‖Δp_j‖
         (triangle inequality) and every limit is ≥ ratio·floor, so envs below that bound pass without the
         [Kb × P] distance matrices. ``dp`` [N]: max_j ‖Δp_j‖ (m)."""
-        tc = self.cfg.terminations
         k = self._key
         dx = (s.body_pos[:, k] - ref.body_pos[:, k]).norm(dim=-1).amax(-1)
         out = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-        cand = ((dx + dp) > tc.ig_ratio * tc.ig_floor).nonzero(as_tuple=False).flatten()
+        cand = ((dx + dp) > ratio * floor).nonzero(as_tuple=False).flatten()
         if cand.numel():
             sim_pts = self._obj_points_world(s.obj_pos[cand], s.obj_quat[cand], cand)
             ref_pts = self._obj_points_world(ref.obj_pos[cand], ref.obj_quat[cand], cand)
             out[cand] = term.interaction_graph_broken(s.body_pos[cand][:, k], sim_pts, ref.body_pos[cand][:, k],
-                                                      ref_pts, tc.ig_ratio, tc.ig_floor)
+                                                      ref_pts, ratio, floor)
         return out
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
@@ -206,21 +224,21 @@ class HOIEnv:
         """Advance every env by one control step.
 
         Args:
-            actions: [N, 153] in [−1, 1] (clipped; NaN → 0).
+            actions: [N, num_actions] in [−1, 1] (clipped; NaN → 0), mapped to PD targets by ``cfg.action``.
 
         Returns:
             obs [N, num_obs] (after the resets of finished envs), reward [N], terminated [N] bool,
             truncated [N] bool (timeouts), info with ``reward_terms`` (dict of [N]), ``terminations`` (dict of
             [N] bool), ``time_outs`` (= truncated), ``bad_envs`` [N] bool, ``bad_env_count`` (this step),
-            ``bad_env_total`` (since construction), ``episode_return`` and ``episode_length`` [N] of the envs
-            that finished this step (0 elsewhere).
+            ``bad_env_total`` (since construction), ``episode_return``, ``episode_length`` (control steps),
+            ``episode_length_s`` (s) and ``episode_clip_frac`` (episode seconds / clip seconds) [N] of the envs that
+            finished this step (0 elsewhere).
         """
         if self._state is None:
             raise RuntimeError("call reset() before step()")
         prev = self._state
-        targets = actions_to_targets(actions.to(self.device), self.action_offset, self.action_scale,
-                                     self.cfg.clip_actions)
-        self.backend.set_pd_targets(targets)
+        ref_next = self.lib.dof_pos(self.motion_ids, self.ref_time(1)) if self.action_map.needs_reference else None
+        self.backend.set_pd_targets(self.action_map.targets(actions.to(self.device), ref_next))
         self.backend.step()
         s = self.backend.state()
         self.progress += 1
@@ -241,12 +259,17 @@ class HOIEnv:
         truncated = ((self.progress >= self.cfg.rollout_length) | clip_end) & ~terminated
         self.episode_return += reward
         done = terminated | truncated
+        if self.psi.enabled:
+            self.psi.record(self.progress, s, self.lib.nearest_row(self.motion_ids, self.ref_time(0)))
         info: dict[str, Any] = {
             "reward_terms": terms_out, "terminations": terminations, "time_outs": truncated.clone(),
             "bad_envs": bad, "bad_env_count": int(bad.sum()),
             "episode_return": torch.where(done, self.episode_return, torch.zeros_like(reward)),
             "episode_length": torch.where(done, self.progress, torch.zeros_like(self.progress)),
         }
+        ep_s = info["episode_length"].to(torch.float32) * self.control_dt
+        info["episode_length_s"] = ep_s
+        info["episode_clip_frac"] = ep_s / self.lib.length_s[self.motion_ids].clamp_min(1e-6)
         self.bad_env_total += info["bad_env_count"]
         info["bad_env_total"] = self.bad_env_total
         done_ids = done.nonzero(as_tuple=False).flatten()
@@ -256,10 +279,25 @@ class HOIEnv:
             if done_ids.numel():
                 info["final_obs"][done_ids] = self.observe(s)[done_ids]
         if done_ids.numel():
+            if self.psi.enabled:
+                mids = self.motion_ids[done_ids]
+                left = torch.round((self.lib.length_s[mids] - self.start_time[done_ids]) / self.control_dt).long()
+                self.psi.episode_end(done_ids, self.progress[done_ids],
+                                     torch.clamp(left, max=self.cfg.rollout_length))
             self.reset_envs(done_ids)
             s = self.backend.state()
         self._state = s
         return self.observe(s), reward, terminated, truncated, info
+
+    @property
+    def action_offset(self) -> torch.Tensor:
+        """[153] offset of the ``absolute`` action rule (rad)."""
+        return self.action_map.offset
+
+    @property
+    def action_scale(self) -> torch.Tensor:
+        """[153] scale of the ``absolute`` action rule (rad per action unit)."""
+        return self.action_map.scale
 
     @property
     def state(self) -> SimState | None:

@@ -1,11 +1,22 @@
-"""InterMimic's early terminations as pure tensor tests (reference/intermimic-notes.md §4.4).
+"""Early terminations: pure tensor tests (InterMimic's, reference/intermimic-notes.md §4.4) and the named terms
+that compose a setting's termination set.
 
-Each returns an [N] bool mask. N envs, Kb key bodies, P object surface points.
+Each test returns an [N] bool mask. N envs, Kb key bodies, P object surface points. The sets live in
+``hoi_sim/cfg/termination/<name>.yaml``; the env uses the set named like its reward set unless told otherwise
+(``EnvCfg.termination_set``), with per-term overrides (``EnvCfg.terminations``). Every term waits
+``grace_steps`` control steps after a reset (InterMimic: tests apply when progress > 1).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
 import torch
+import yaml
+
+from hoi_sim.errors import InputError
 
 
 def fallen(root_pos: torch.Tensor, height: float) -> torch.Tensor:
@@ -13,9 +24,11 @@ def fallen(root_pos: torch.Tensor, height: float) -> torch.Tensor:
     return root_pos[:, 2] < height
 
 
-def key_body_error(ref_key_pos: torch.Tensor, sim_key_pos: torch.Tensor, threshold: float) -> torch.Tensor:
-    """Mean key-body distance (m) above ``threshold``: [N,Kb,3] ×2 → [N]."""
-    return (ref_key_pos - sim_key_pos).norm(dim=-1).mean(-1) > threshold
+def key_body_error(ref_key_pos: torch.Tensor, sim_key_pos: torch.Tensor, threshold: float,
+                   reduce: str = "mean") -> torch.Tensor:
+    """Mean (or max) key-body distance (m) above ``threshold``: [N,Kb,3] ×2 → [N]."""
+    d = (ref_key_pos - sim_key_pos).norm(dim=-1)
+    return (d.amax(-1) if reduce == "max" else d.mean(-1)) > threshold
 
 
 def object_error(ref_points: torch.Tensor, sim_points: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -39,3 +52,119 @@ def hand_missing(label: torch.Tensor, contact: torch.Tensor, hand_ids: torch.Ten
     ref_touch = (label[:, hand_ids] > 0.1).any(-1)
     sim_touch = contact[:, hand_ids].any(-1)
     return ref_touch & ~sim_touch
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Named termination terms, composed per reward setting (hoi_sim/cfg/termination/<set>.yaml), as rewards are.
+
+@dataclass
+class FallCfg:
+    """Root (Pelvis) height below ``height`` (m). InterMimic tests it after step 1 (``grace_steps`` 1)."""
+
+    height: float = 0.3
+    grace_steps: int = 1
+
+
+@dataclass
+class BodyErrorCfg:
+    """Key-body position error (m) over the 21 key bodies above ``threshold``; ``reduce``: mean (InterMimic) or max
+    (PHC-style: any key body farther than the threshold)."""
+
+    threshold: float = 0.5
+    reduce: str = "mean"
+    grace_steps: int = 1
+
+    def __post_init__(self) -> None:
+        if self.reduce not in ("mean", "max"):
+            raise InputError(f"body_error.reduce must be 'mean' or 'max', got {self.reduce!r}")
+
+
+@dataclass
+class ObjectErrorCfg:
+    """Mean distance (m) between simulated and reference object surface samples above ``threshold``."""
+
+    threshold: float = 0.5
+    grace_steps: int = 1
+
+
+@dataclass
+class InteractionGraphCfg:
+    """InterMimic's IG test: any (key body, object point) with |e − e_ref| > ratio·max(|e_ref|, floor) or
+    > ratio·max(|e|, floor) (m)."""
+
+    ratio: float = 2.0
+    floor: float = 0.5
+    grace_steps: int = 1
+
+
+@dataclass
+class HandContactCfg:
+    """A hand misses a reference contact for more than ``max_steps`` consecutive control steps."""
+
+    max_steps: int = 10
+    grace_steps: int = 1
+
+
+TERM_TYPES: dict[str, type] = {"fall": FallCfg, "body_error": BodyErrorCfg, "object_error": ObjectErrorCfg,
+                               "interaction_graph": InteractionGraphCfg, "hand_contact": HandContactCfg}
+"""Every termination term by name; a set enables a subset of them."""
+CFG_DIR = Path(__file__).resolve().parents[1] / "cfg" / "termination"
+
+
+@dataclass
+class TerminationSet:
+    """The enabled terms of one setting (name → its settings dataclass); terms absent or ``None`` are off."""
+
+    name: str
+    terms: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str) -> Any:
+        return self.terms.get(name)
+
+
+def _term(name: str, params: dict[str, Any] | None, where: str) -> Any:
+    if name not in TERM_TYPES:
+        raise InputError(f"{where}: unknown termination {name!r}; known: {sorted(TERM_TYPES)}")
+    cls = TERM_TYPES[name]
+    params = dict(params or {})
+    known = {f.name for f in fields(cls)}
+    bad = sorted(set(params) - known)
+    if bad:
+        raise InputError(f"{where}: termination {name!r} has unknown key(s) {bad}; known: {sorted(known)}")
+    return cls(**params)
+
+
+def load_termination_set(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> TerminationSet:
+    """A termination set by name (``hoi_sim/cfg/termination/<name>.yaml``) or yaml path, with ``overrides``
+    (term → mapping of changed settings, or ``None`` to switch the term off; a term the set lacks is switched on
+    with its defaults plus the given settings)."""
+    p = Path(str(name_or_path))
+    if p.suffix not in (".yaml", ".yml"):
+        p = CFG_DIR / f"{name_or_path}.yaml"
+    if not p.is_file():
+        known = sorted(q.stem for q in CFG_DIR.glob("*.yaml"))
+        raise InputError(f"termination set {name_or_path!r} not found (known: {known}, or a yaml path)")
+    data = yaml.safe_load(p.read_text()) or {}
+    raw: dict[str, Any] = {k: (dict(v) if v is not None else None) for k, v in (data.get("terms") or {}).items()}
+    for k, v in (overrides or {}).items():
+        if v is None:
+            raw[k] = None
+        elif not isinstance(v, dict):
+            raise InputError(f"env.terminations.{k}: give a mapping of settings or null (off), got {v!r}")
+        else:
+            merged = dict(raw.get(k) or {})
+            merged.update(dict(v))
+            raw[k] = merged
+    terms = {k: _term(k, v, str(p)) for k, v in raw.items() if v is not None}
+    return TerminationSet(name=str(data.get("name", p.stem)), terms=terms)
+
+
+def termination_set_for_reward(reward: str) -> str:
+    """The termination set documented for a reward setting: the set named like the reward set (``tr``, ``tr_lr``,
+    ``tr_lr_cr``, ``intermimic``); for a reward yaml path, the set named like its ``name`` field; else ``tr``
+    (no contact-based terminations unless asked)."""
+    name = reward
+    p = Path(reward)
+    if p.suffix in (".yaml", ".yml") and p.is_file():
+        name = str((yaml.safe_load(p.read_text()) or {}).get("name", p.stem))
+    return name if (CFG_DIR / f"{name}.yaml").is_file() else "tr"
