@@ -261,6 +261,18 @@ class MotionLibrary:
         # choose the 2π-representative nearest the lerped angle, so frames reproduce the stored angles
         return ang + 2 * math.pi * torch.round((lerp - ang) / (2 * math.pi))
 
+    def dof_pos(self, motion_ids: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        """[n,153] reference hinge angles (rad) of clips ``motion_ids`` [n] at ``times`` [n] (s), interpolated as
+        in :meth:`state` — the one field the residual action needs, without building a whole ``MotionState``."""
+        i0, i1, alpha, _ = self._frames(motion_ids.to(self.device), times.to(self.device))
+        return self._interp_dofs(self.data["dof_pos"][i0], self.data["dof_pos"][i1], alpha)
+
+    def nearest_row(self, motion_ids: torch.Tensor, times: torch.Tensor, tol: float = 1e-3) -> torch.Tensor:
+        """[n] long packed row of the clip frame at ``times`` (s), or −1 where the time is more than ``tol``
+        frames away from a frame (clamped to the clip)."""
+        i0, _, alpha, _ = self._frames(motion_ids.to(self.device), times.to(self.device))
+        return torch.where(alpha <= tol, i0, torch.full_like(i0, -1))
+
     def frame_state(self, motion_ids: torch.Tensor, frames: torch.Tensor) -> MotionState:
         """Reference at integer ``frames`` [n] (clamped to the clip), no interpolation."""
         return self.state(motion_ids, self.frame_time(motion_ids, frames))
