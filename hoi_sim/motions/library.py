@@ -25,6 +25,7 @@ import torch
 
 from hoi_sim import rotations as rot
 from hoi_sim.errors import InputError
+from hoi_sim.motions.object_kind import object_motion_kind
 from hoi_sim.motions.schema import HOIMotion
 from hoi_sim.sim.base import ResetState
 from hoi_sim.skeleton import NUM_BODIES, NUM_DOFS
@@ -103,7 +104,8 @@ class MotionLibrary:
         self.dof_interp = dof_interp
         self.names = [m.name for m in motions]
         self.object_names = [str(m.meta.get("object_name", "")) for m in motions]
-        self.mass_modes = [str(m.meta.get("mass_mode", "dynamic")) for m in motions]
+        self.mass_modes = [object_motion_kind(m) for m in motions]
+        """Per clip ``static`` | ``dynamic`` (``hoi_sim.motions.object_kind``: annotation, else displacement)."""
         n_frames = [m.num_frames for m in motions]
         if min(n_frames) < 1:
             raise InputError("every motion needs at least one frame")

@@ -83,11 +83,14 @@ def test_model_carries_table7() -> None:
     assert np.allclose(m.geom_gap, 0.2) and np.allclose(m.geom_margin, 0.0)
     assert m.geom_solref[obj, 1] == pytest.approx(SimConfig.restitution_to_dampratio(0.05))
     assert m.geom_solref[ix.floor_geom, 1] == pytest.approx(SimConfig.restitution_to_dampratio(0.1))
-    assert m.body_mass[ix.obj_body] == pytest.approx(1000 * 0.3**3, rel=1e-4)  # 30 cm default box, density 1000
-    fixed = MujocoBackend(1, cfg=CFG.with_overrides(mass_mode="fixed"), motion_mass_mode="static",
-                          log_mapping=False)
+    assert CFG.mass_mode == "fixed"  # Table 7's fixed masses are the default of sim=mujoco
+    assert m.body_mass[ix.obj_body] == pytest.approx(0.5)  # a dynamic object: Table 7's dynamic mass
+    dens = MujocoBackend(1, cfg=CFG.with_overrides(mass_mode="density"), log_mapping=False)
+    assert dens.model.body_mass[dens.index.obj_body] == pytest.approx(1000 * 0.3**3, rel=1e-4)  # 30 cm box
+    fixed = MujocoBackend(1, cfg=CFG, motion_mass_mode="static", log_mapping=False)
     assert fixed.model.body_mass[fixed.index.obj_body] == pytest.approx(10000)
     s.close()
+    dens.close()
     fixed.close()
 
 
