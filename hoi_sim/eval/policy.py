@@ -64,11 +64,12 @@ def build_model(job: TrainJob, num_obs: int, num_actions: int, device: str | tor
     return model.to(device).eval()
 
 
-def load_policy(checkpoint: str | os.PathLike, num_obs: int | None = None, num_actions: int = 153,
+def load_policy(checkpoint: str | os.PathLike, num_obs: int | None = None, num_actions: int | None = None,
                 device: str | torch.device = "cpu") -> Policy:
     """Policy from a ``.pth`` (or a run folder's ``nn/last.pth``).
 
-    ``num_obs`` defaults to the input size stored in the checkpoint's normaliser / first layer.
+    ``num_obs`` and ``num_actions`` default to the sizes stored in the checkpoint's first layer and action head
+    (153, or 63 for a policy trained with ``env.action.fingers: reference``).
     """
     path = resume_checkpoint(checkpoint)
     job = job_from_config(load_run_config(path))
@@ -81,6 +82,11 @@ def load_policy(checkpoint: str | os.PathLike, num_obs: int | None = None, num_a
         if key is None:
             raise InputError(f"{path}: cannot tell the observation size from the weights")
         num_obs = int(weights[key].shape[1])
+    if num_actions is None:
+        key = next((k for k in weights if k.endswith(".mu.weight")), None)
+        if key is None:
+            raise InputError(f"{path}: cannot tell the action size from the weights")
+        num_actions = int(weights[key].shape[0])
     model = build_model(job, num_obs, num_actions, device)
     try:
         model.load_state_dict(weights)

@@ -128,11 +128,13 @@ class ProgressObserver(AlgoObserver):
         eval_every: run ``evaluator`` every this many epochs (0 = never).
         evaluator: ``evaluator(algo.model) -> {column: value}`` (keys of :data:`EVAL_COLUMNS`); it must leave the
             model's train/eval mode as it found it.
+        max_minutes: wall-time budget of this process (None = none): the first epoch that ends past it is the last
+            (checkpoint written, rl-games stops as at ``max_epochs``).
     """
 
     def __init__(self, run_dir: str | os.PathLike, *, max_epochs: int, save_every: int, keep: int = 3,
                  progress_every: int = 1, save_initial: bool = True, eval_every: int = 0,
-                 evaluator: Evaluator | None = None) -> None:
+                 evaluator: Evaluator | None = None, max_minutes: float | None = None) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
         self.nn_dir = self.run_dir / "nn"
@@ -148,6 +150,7 @@ class ProgressObserver(AlgoObserver):
         self._frames0 = 0
         self._terms: dict[str, list[float]] = {}
         self._ends: dict[str, int] = {}
+        self.max_minutes = max_minutes
         self.eval_every = max(0, int(eval_every))
         self.evaluator = evaluator
         self._epoch0 = 0  # epochs already done when this process started (resume)
@@ -254,6 +257,11 @@ class ProgressObserver(AlgoObserver):
         fps = (int(algo.frame) - self._frames0) / max(elapsed - self._eval_s, 1e-9)
         done = max(1, epoch_num - self._epoch0)
         eta = max(0, self.max_epochs - epoch_num) * elapsed / done
+        if self.max_minutes is not None:
+            eta = min(eta, max(0.0, 60.0 * self.max_minutes - elapsed))
+            if elapsed >= 60.0 * self.max_minutes and epoch_num < self.max_epochs:
+                self.max_epochs = epoch_num  # out of wall time: this epoch is the last
+                algo.max_epochs = epoch_num  # rl-games checks epoch_num >= max_epochs right after this hook
         terms = {k: sum(v) / len(v) for k, v in self._terms.items() if v}
         ends = dict(self._ends)
         self._terms.clear()

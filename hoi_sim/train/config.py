@@ -66,6 +66,8 @@ class PPOConfig:
     value_bootstrap: bool = True
     """Timeouts bootstrap the value (the env reports ``infos["time_outs"]``); terminations do not."""
     max_epochs: int = 100000
+    max_minutes: float | None = None
+    """Wall-time budget of a run in minutes (None: only ``max_epochs`` stops it)."""
     save_every: int = 500
     """Write ``nn/last.pth`` (and ``nn/ep_<epoch>.pth``) every this many epochs (and at the end)."""
     keep_checkpoints: int = 3

@@ -102,7 +102,8 @@ def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResul
     evaluator = PeriodicEval(job, library, reward_path=reward_path) if job.ppo.eval_every > 0 else None
     observer = ProgressObserver(run, max_epochs=job.ppo.max_epochs, save_every=job.ppo.save_every,
                                 keep=job.ppo.keep_checkpoints, progress_every=job.ppo.progress_every,
-                                eval_every=job.ppo.eval_every, evaluator=evaluator)
+                                eval_every=job.ppo.eval_every, evaluator=evaluator,
+                                max_minutes=job.ppo.max_minutes)
     runner = Runner(algo_observer=observer)
     runner.algo_factory.register_builder(ALGO_NAME, lambda **kw: HoiA2CAgent(**kw))
     runner.load({"params": params})
