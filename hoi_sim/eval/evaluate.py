@@ -3,7 +3,8 @@ metrics per clip (``hoi_sim.eval.metrics``), and the Table-1-style report (``hoi
 
 Frames: a rollout of K control steps gives frames 0..K (frame 0 is the reference start state). MPJPE, contact
 and object error average over frames 1..K (InterMimic's steps 1..T_reached); jitter uses frames 0..K at the
-control rate. The reference baseline row measures the clip itself over all its frames at its own fps.
+control rate. The reference baseline row measures the clip itself over all its frames at its own fps, overall and
+per clip. Contact is measured at the body surface by default (``EvalConfig.form``, docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from hoi_sim import skeleton as sk
+from hoi_sim.errors import InputError
 from hoi_sim.eval import metrics as M
 from hoi_sim.eval.policy import Policy, load_policy
 from hoi_sim.eval.report import REFERENCE, ClipResult, write_report
@@ -34,12 +36,17 @@ class EvalConfig:
 
     max_envs: int = 64
     """Clips are rolled out in batches of at most this many envs."""
-    form: str = "joint"
-    """Human end of interaction-graph edges in the contact metrics: ``joint`` (paper) or ``surface``."""
+    form: str = "surface"
+    """Human end of interaction-graph edges in the contact metrics (``metrics.CONTACT_FORMS``): ``surface`` (the
+    nearest point of the body's collision geom), ``joint`` (the joint position) or ``keypoint`` (joint + offset)."""
     baseline: bool = True
     """Add the reference motion itself as a baseline row."""
     max_steps: int = 0
     """Cap on control steps per clip (0: whole clip)."""
+
+    def __post_init__(self) -> None:
+        if self.form not in M.CONTACT_FORMS:
+            raise InputError(f"eval.form must be one of {', '.join(M.CONTACT_FORMS)}, got {self.form!r}")
 
 
 def _contact(gaps: np.ndarray, active: np.ndarray) -> float:
@@ -47,8 +54,9 @@ def _contact(gaps: np.ndarray, active: np.ndarray) -> float:
     return M.contact_score(gaps, active) if np.asarray(active).any() else float("nan")
 
 
-def rollout_metrics(r: ClipRollout, form: str = "joint") -> dict[str, float]:
-    """Paper metrics of one rollout (units in ``hoi_sim.eval.metrics``)."""
+def rollout_metrics(r: ClipRollout, form: str = "surface") -> dict[str, float]:
+    """Paper metrics of one rollout (units in ``hoi_sim.eval.metrics``). The surface form reads the simulated
+    humanoid's geoms off its own pose (whatever skeleton the backend built)."""
     s, f = r.sim, r.ref
     sl = slice(1, r.steps + 1)
     gaps = M.graph_gaps(s["body_pos"][sl], s["body_quat"][sl], s["obj_pos"][sl], s["obj_quat"][sl], r.ig_body,
@@ -56,20 +64,22 @@ def rollout_metrics(r: ClipRollout, form: str = "joint") -> dict[str, float]:
     return {
         "mpjpe_mm": M.mpjpe(s["body_pos"][sl], f["body_pos"][sl]),
         "mpjpe_body_mm": M.mpjpe(s["body_pos"][sl], f["body_pos"][sl], BODY_22),
-        "contact": _contact(gaps, r.ig_active[sl]),
-        "contact_mean_mm": M.contact_mean_distance(gaps, r.ig_active[sl]),
+        "contact_mm": M.contact_mean_distance(gaps, r.ig_active[sl]),
+        "contact_sum_m2": _contact(gaps, r.ig_active[sl]),
         "jitter": M.jitter(s["body_pos"], r.fps),
         "object_error_mm": M.object_error(s["obj_pos"][sl], s["obj_quat"][sl], f["obj_pos"][sl], f["obj_quat"][sl],
                                           r.obj_points),
     }
 
 
-def reference_metrics(motion, form: str = "joint") -> dict[str, float]:
-    """The same metrics for a ``HOIMotion`` against itself: MPJPE and object error 0, its own contact and jitter."""
+def reference_metrics(motion, form: str = "surface") -> dict[str, float]:
+    """The same metrics for a ``HOIMotion`` against itself: MPJPE and object error 0, its own contact (the floor a
+    policy's contact on the clip is judged against; geoms on the clip's own skeleton) and jitter."""
     gaps = M.graph_gaps(motion.body_pos, motion.body_quat, motion.obj_pos, motion.obj_quat, motion.ig_body,
-                        motion.ig_body_offset, motion.ig_obj_point, form)
-    return {"mpjpe_mm": 0.0, "mpjpe_body_mm": 0.0, "contact": _contact(gaps, motion.ig_active),
-            "contact_mean_mm": M.contact_mean_distance(gaps, motion.ig_active),
+                        motion.ig_body_offset, motion.ig_obj_point, form, motion.skeleton_offsets)
+    return {"mpjpe_mm": 0.0, "mpjpe_body_mm": 0.0,
+            "contact_mm": M.contact_mean_distance(gaps, motion.ig_active),
+            "contact_sum_m2": _contact(gaps, motion.ig_active),
             "jitter": M.jitter(motion.body_pos, motion.fps), "object_error_mm": 0.0}
 
 
@@ -148,5 +158,5 @@ def evaluate(checkpoints: list[str | os.PathLike], motions: str | os.PathLike, o
                                           reference_metrics(m, cfg.form)))
         ok = sum(r.reached_end for r in rolls)
         log(f"[eval]   reached the clip end on {ok}/{len(rolls)}; mean steps {np.mean([r.steps for r in rolls]):.1f}")
-    return write_report(results, out_dir)
+    return write_report(results, out_dir, contact_form=cfg.form)
 

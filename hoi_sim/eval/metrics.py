@@ -5,10 +5,11 @@ Pure numpy functions of one clip; T frames, J joints, K interaction-graph edges,
 Positions are metres in the world frame; every function states the unit it returns.
 
 * :func:`mpjpe` (Eq. 22): mean over frames and joints of ‖p̂ − p‖₂, reported in **mm**.
-* :func:`contact_score` (Eq. 23): the paper's **sum** over frames and active edges of
-  ‖R_t^o M^o(I_g) + p_t^o − p_t^h(I_g)‖², in **m²** (a total, so it grows with the clip length and the number of
-  annotated edges); :func:`contact_mean_distance` is the mean of ‖·‖ over the same active (frame, edge) pairs, in
-  **mm** (comparable across clips).
+* :func:`contact_mean_distance` (the headline ``contact_mm``): the mean of ‖R_t^o M^o(I_g) + p_t^o − p_t^h(I_g)‖
+  over the active (frame, edge) pairs, in **mm** (comparable across clips, and with the paper's Table 1);
+  :func:`contact_score` (Eq. 23 as written, ``contact_sum_m2``): the **sum** of the squared distances, in **m²**
+  (a total, so it grows with the clip length and the number of annotated edges). The human end p_t^h(I_g) is by
+  default the nearest point of the body's collision geom (:func:`graph_gaps`, ``form="surface"``).
 * :func:`jitter` (Eq. 24): 1/|J| Σ_j sqrt(1/(T−3) Σ_t ‖Δ³p_{t,j}‖²), with the third difference divided by dt³ so
   that the result is a jerk in **m/s³** (dt = 1/fps of the clip).
 * :func:`object_error` (InterMimic): mean over the P object surface points of the sim ↔ reference distance,
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from hoi_sim import rotations as rot
+from hoi_sim.humanoid import geoms as hg
 
 MM = 1000.0  # metres → millimetres
 
@@ -54,9 +56,13 @@ def mpjpe(sim_pos: np.ndarray, ref_pos: np.ndarray, joints: list[int] | np.ndarr
     return float(np.linalg.norm(sim_pos - ref_pos, axis=-1).mean() * MM)
 
 
+CONTACT_FORMS = ("surface", "joint", "keypoint")
+"""Human end p_t^h(I_g) of an interaction-graph edge in the contact metrics (:func:`graph_gaps`)."""
+
+
 def graph_gaps(body_pos: np.ndarray, body_quat: np.ndarray, obj_pos: np.ndarray, obj_quat: np.ndarray,
                ig_body: np.ndarray, ig_body_offset: np.ndarray, ig_obj_point: np.ndarray,
-               form: str = "joint") -> np.ndarray:
+               form: str = "surface", skeleton_offsets: np.ndarray | None = None) -> np.ndarray:
     """Gap vectors R_t^o M^o(I_g) + p_t^o − p_t^h(I_g) of every interaction-graph edge.
 
     Args:
@@ -64,18 +70,29 @@ def graph_gaps(body_pos: np.ndarray, body_quat: np.ndarray, obj_pos: np.ndarray,
         obj_pos: [T, 3] m; obj_quat: [T, 4] wxyz.
         ig_body: [K] body index of each edge; ig_body_offset: [K, 3] body-frame offset (m);
         ig_obj_point: [K, 3] object-frame point M^o (m).
-        form: "joint" (the paper: p^h is the joint position) or "surface" (joint + R_body · offset).
+        form: one of :data:`CONTACT_FORMS`: "surface" (default: p^h is the point of body b_k's collision geom —
+            sphere, capsule or box, bone-scaled as the sim builds it — nearest to the object point; 0 gap when the
+            object point lies inside the geom), "joint" (the joint position) or "keypoint" (joint + R_body · offset).
+        skeleton_offsets: [52, 3] bone offsets (m) of the posed humanoid, for "surface"; None derives them from the
+            pose itself (exact for rigid bodies: sim states and reference frames).
 
     Returns:
         [T, K, 3] gaps (m).
     """
+    if form not in CONTACT_FORMS:
+        raise ValueError(f"unknown interaction-graph point form {form!r} ({' | '.join(CONTACT_FORMS)})")
     ig_body = np.asarray(ig_body, np.int64)
-    human = np.asarray(body_pos, np.float64)[:, ig_body]
-    if form == "surface":
-        human = human + _rotate(np.asarray(body_quat)[:, ig_body], np.asarray(ig_body_offset)[None])
-    elif form != "joint":
-        raise ValueError(f"unknown interaction-graph point form {form!r} (joint | surface)")
     obj = _rotate(np.asarray(obj_quat)[:, None], np.asarray(ig_obj_point)[None]) + np.asarray(obj_pos)[:, None]
+    if form == "surface":
+        t = lambda a: torch.as_tensor(np.asarray(a, np.float64))  # noqa: E731
+        table = None if skeleton_offsets is None else hg.geom_table(t(skeleton_offsets))
+        bp = t(body_pos)
+        body = torch.as_tensor(ig_body).expand(bp.shape[0], ig_body.shape[0])
+        near, _ = hg.nearest_on_posed_body(t(obj), bp, t(body_quat), body, table)
+        return obj - near.numpy()
+    human = np.asarray(body_pos, np.float64)[:, ig_body]
+    if form == "keypoint":
+        human = human + _rotate(np.asarray(body_quat)[:, ig_body], np.asarray(ig_body_offset)[None])
     return obj - human
 
 

@@ -3,6 +3,8 @@
 Every kernel is a function of tensors only, returns a per-env tensor ``[N]`` and has no side effects.
 N = envs, B = bodies (any subset), K = interaction-graph edges. Units: metres, radians, seconds.
 Errors are ≥ 0; the reward set decides how an error becomes a reward (``exp(−w·e)`` or ``w·e``).
+Eq. 6's human end p^h is by default the nearest point of the body's collision geom (``form="surface"``,
+docs/rewards.md).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from hoi_sim import rotations as rot
+from hoi_sim.humanoid import geoms as hg
 
 
 def pos_sq_error(ref: torch.Tensor, sim: torch.Tensor) -> torch.Tensor:
@@ -54,25 +57,60 @@ def keypoint_label_miss(label: torch.Tensor, contact: torch.Tensor, reduce: str 
     return miss.sum(-1) if reduce == "sum" else miss.mean(-1)
 
 
+POINT_FORMS = ("surface", "joint", "keypoint")
+"""Human end of an interaction-graph edge: ``surface`` (default: the nearest point of the body's collision geom to
+the edge's object point), ``joint`` (the paper's wording: the joint position) or ``keypoint`` (joint + R_body ·
+the keypoint's body-frame offset)."""
+
+
+def nearest_body_surface(points: torch.Tensor, body_pos: torch.Tensor, body_quat: torch.Tensor,
+                         ig_body: torch.Tensor, geoms: torch.Tensor | None = None, active: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nearest point of body ``ig_body[n, k]``'s collision geom (a solid sphere, capsule or box) to ``points[n, k]``.
+
+    Args:
+        points: [N, K, 3] world query points (m), e.g. the object ends of the edges.
+        body_pos: [N, 52, 3] world body positions (m); body_quat: [N, 52, 4] wxyz.
+        ig_body: [N, K] long body index per edge.
+        geoms: [N, 52, W] or [52, W] geom tables (``humanoid.geoms.geom_table``) of the posed skeleton; None =
+            each queried body's geom derived from the pose (bone-scaled as the sim builds it, exact for rigid bodies).
+        active: optional [N, K] bool: compute only these edges (the others return the body origin, distance 0).
+
+    Returns:
+        (nearest [N, K, 3] world m — on the geom's surface, or the query point itself when it lies inside the geom;
+        distance [N, K] m ≥ 0).
+    """
+    return hg.nearest_on_posed_body(points, body_pos, body_quat, ig_body, geoms, active)
+
+
 def graph_points_human(body_pos: torch.Tensor, body_quat: torch.Tensor, ig_body: torch.Tensor,
-                       ig_body_offset: torch.Tensor, form: str = "joint") -> torch.Tensor:
-    """Human end of each interaction-graph edge.
+                       ig_body_offset: torch.Tensor, form: str = "surface", obj_points: torch.Tensor | None = None,
+                       geoms: torch.Tensor | None = None, active: torch.Tensor | None = None) -> torch.Tensor:
+    """Human end p^h_k of each interaction-graph edge.
 
     Args:
         body_pos: [N, 52, 3] world body positions; body_quat: [N, 52, 4] wxyz.
         ig_body: [N, K] long, body index of each edge; ig_body_offset: [N, K, 3] body-frame offset (m).
-        form: "joint" (the paper's p_t^h(I_g): the joint position) or "surface" (joint + R_body · offset: the
-            annotated keypoint on the body surface).
+        form: one of :data:`POINT_FORMS`: "surface" (the nearest point of body b_k's collision geom to the edge's
+            object point ``obj_points``), "joint" (the joint position) or "keypoint" (joint + R_body · offset).
+        obj_points: [N, K, 3] world object ends (:func:`graph_points_object`); needed by "surface".
+        geoms: [N, 52, W] or [52, W] geom tables of the posed skeleton for "surface"; None = each queried body's geom
+            derived from the pose (:func:`nearest_body_surface`).
+        active: optional [N, K] bool for "surface": only these edges are computed (the others get the joint).
 
     Returns:
         [N, K, 3] world points (m).
     """
+    if form == "surface":
+        if obj_points is None:
+            raise ValueError("form 'surface' needs the edges' object points")
+        return nearest_body_surface(obj_points, body_pos, body_quat, ig_body, geoms, active)[0]
     idx = ig_body.clamp_min(0)
     p = torch.gather(body_pos, 1, idx[..., None].expand(idx.shape + (3,)))
     if form == "joint":
         return p
-    if form != "surface":
-        raise ValueError(f"unknown interaction-graph point form {form!r} (joint | surface)")
+    if form != "keypoint":
+        raise ValueError(f"unknown interaction-graph point form {form!r} ({' | '.join(POINT_FORMS)})")
     q = torch.gather(body_quat, 1, idx[..., None].expand(idx.shape + (4,)))
     return p + rot.quat_rotate(q, ig_body_offset)
 

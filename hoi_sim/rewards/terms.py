@@ -31,6 +31,11 @@ class RewardContext:
     prev_dof_vel [N,153], prev_obj_lin_vel [N,3], prev_obj_ang_vel [N,3]: sim velocities one control step earlier.
     steps_since_reset: [N] long, control steps since the env's last reset (1 right after the first step).
     control_dt: control step (s).
+    sim_geoms, ref_geoms: optional [N,52,W] or [52,W] collision-geom tables (``humanoid.geoms.geom_table`` of the
+        skeleton offsets; W = ``TABLE_WIDTH``) of the simulated and the reference humanoid, used by the surface
+        form of ``keypoint_contact``. None (default): each edge body's geom is derived from the pose each step
+        (``humanoid.geoms.nearest_on_posed_body``, exact for rigid bodies); an env whose skeletons are known may
+        pass the tables, computed once, to save that work.
     """
 
     sim: Any
@@ -41,6 +46,8 @@ class RewardContext:
     prev_obj_ang_vel: torch.Tensor
     steps_since_reset: torch.Tensor
     control_dt: float
+    sim_geoms: torch.Tensor | None = None
+    ref_geoms: torch.Tensor | None = None
     cache: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
@@ -130,23 +137,31 @@ def keypoint_label(ctx: RewardContext, contact: str = "obj", reduce: str = "sum"
     return k.keypoint_label_miss(ctx.ref.contact_label, c, reduce)
 
 
-def keypoint_contact(ctx: RewardContext, form: str = "joint", target: str = "zero",
-                     reduce: str = "sum") -> torch.Tensor:
-    """Eq. 6 over the interaction graph.
+def _graph_gap(ctx: RewardContext, which: str, form: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(object ends, human ends) [N,K,3] of the interaction graph on the ``which`` ('sim' | 'ref') state."""
+    src, r = (ctx.sim if which == "sim" else ctx.ref), ctx.ref
+    objp = k.graph_points_object(src.obj_pos, src.obj_quat, r.ig_obj_point)
+    geoms = ctx.sim_geoms if which == "sim" else ctx.ref_geoms
+    return objp, k.graph_points_human(src.body_pos, src.body_quat, r.ig_body, r.ig_body_offset, form, objp, geoms,
+                                      r.ig_active)
 
-    form: 'joint' (paper: humanoid joint position) or 'surface' (joint + body-frame offset of the keypoint).
+
+def keypoint_contact(ctx: RewardContext, form: str = "surface", target: str = "zero",
+                     reduce: str = "sum") -> torch.Tensor:
+    """Eq. 6 over the interaction graph, m².
+
+    form: 'surface' (default: the nearest point of the body's collision geom to the object point), 'joint' (the
+    paper's wording: the joint position) or 'keypoint' (joint + body-frame offset of the annotated keypoint).
     target: 'zero' (paper: paired points should coincide) or 'reference' (keep the reference's gap).
     """
-    r = ctx.ref
-    human = k.graph_points_human(ctx.sim.body_pos, ctx.sim.body_quat, r.ig_body, r.ig_body_offset, form)
-    objp = k.graph_points_object(ctx.sim.obj_pos, ctx.sim.obj_quat, r.ig_obj_point)
+    if target not in ("zero", "reference"):
+        raise ValueError(f"unknown keypoint_contact target {target!r} (zero | reference)")
+    objp, human = _graph_gap(ctx, "sim", form)
     ref_gap = None
     if target == "reference":
-        ref_gap = (k.graph_points_object(r.obj_pos, r.obj_quat, r.ig_obj_point)
-                   - k.graph_points_human(r.body_pos, r.body_quat, r.ig_body, r.ig_body_offset, form))
-    elif target != "zero":
-        raise ValueError(f"unknown keypoint_contact target {target!r} (zero | reference)")
-    return k.keypoint_contact_sq_dist(objp, human, r.ig_active, ref_gap, reduce)
+        ref_obj, ref_human = _graph_gap(ctx, "ref", form)
+        ref_gap = ref_obj - ref_human
+    return k.keypoint_contact_sq_dist(objp, human, ctx.ref.ig_active, ref_gap, reduce)
 
 
 # ---------------------------------------------------------------- InterMimic's terms (product reward)

@@ -61,16 +61,23 @@ def test_eval_writes_table_and_plot(runs: list[Path], manifest: Path, tmp_path: 
     for label in ("TR only", "TR+LR", "TR+LR+CR", "reference motion", "Subset: carry", "Overall"):
         assert label in md
     rows = list(csv.DictReader((out / "report.csv").open()))
-    carry = [r for r in rows if r["subset"] == "carry"]
+    carry = [r for r in rows if r["scope"] == "carry"]
     assert [r["setting"] for r in carry] == ["reference", *SETTINGS]
     assert all(int(r["n_clips"]) == 2 for r in carry)  # the 'carry' subset only
     ref = carry[0]
     assert float(ref["mpjpe_mm"]) == 0.0 and float(ref["success_rate"]) == 1.0
     for r in carry[1:]:
-        assert 0 < float(r["mpjpe_mm"]) < 2000 and float(r["jitter"]) > 0 and r["contact_mean_mm"] != ""
+        assert 0 < float(r["mpjpe_mm"]) < 2000 and float(r["jitter"]) > 0
+        assert r["contact_mm"] != "" and r["contact_sum_m2"] != ""
+    # the reference per clip is the contact floor (the toy's graph point is the wrist joint centre: 0 mm from the
+    # joint, 1.4 mm outside the wrist's collision box)
+    per_clip = {r["clip"]: r for r in rows if r["scope"] == "clip"}
+    assert set(per_clip) == {"clip0", "clip1"} and all(r["setting"] == "reference" for r in per_clip.values())
+    assert all(0 <= float(r["contact_mm"]) < 2.0 for r in per_clip.values())
+    assert "## Contact per clip" in md and "Human end of the contact metrics:" in md
     data = json.loads((out / "report.json").read_text())
     assert {c["clip"] for c in data["clips"]} == {"clip0", "clip1"}
-    assert data["metrics"]["jitter"]["unit"] == "m/s³"
+    assert data["metrics"]["jitter"]["unit"] == "m/s³" and data["metrics"]["contact_mm"]["unit"] == "mm"
     png = (out / "report.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 

@@ -80,12 +80,110 @@ def test_contact_score_hand_built_graph():
     assert math.isnan(M.contact_mean_distance(g, np.zeros_like(active)))
 
 
-def test_contact_surface_form_uses_body_offset():
-    g = M.graph_gaps(*_graph_motion(), form="surface")
+def test_contact_keypoint_form_uses_body_offset():
+    g = M.graph_gaps(*_graph_motion(), form="keypoint")
     # edge 0 human end = joint + (0,0,0.5): frame 0 gap (1,0,1) − (0,0,.5) = (1,0,.5)
     np.testing.assert_allclose(g[0, 0], [1.0, 0.0, 0.5], atol=1e-12)
     with pytest.raises(ValueError):
         M.graph_gaps(*_graph_motion(), form="bogus")
+
+
+CONTACT_BODIES = ("L_Elbow", "R_Wrist", "Head", "R_Knee", "L_Index3")
+
+
+def contact_clip(push: float = 0.0, frames_per_edge: int = 6, seed: int = 0):
+    """A synthetic ``HOIMotion`` built in contact: a subject skeleton (bones scaled 0.85–1.15) in random poses and one
+    interaction-graph edge per body of ``CONTACT_BODIES``, active on its own block of frames, whose object point
+    lies on that body's collision geom (from ``builder.scaled_geoms``: capsule side, box face, sphere) — pushed
+    ``push`` m out along the surface normal. On an edge's frames the object is rigidly attached to its body."""
+    import torch
+
+    from hoi_sim import rotations as rot
+    from hoi_sim.envs.toy import box_mesh
+    from hoi_sim.humanoid.builder import scaled_geoms
+    from hoi_sim.humanoid.kinematics import forward_kinematics
+    from hoi_sim.motions.schema import make_motion
+    from hoi_sim.skeleton import BODY_INDEX, NUM_BODIES, NUM_DOFS, neutral_offsets
+
+    rng = np.random.default_rng(seed)
+    offsets = (neutral_offsets() * rng.uniform(0.85, 1.15, (NUM_BODIES, 1))).astype(np.float32)
+    k, t = len(CONTACT_BODIES), len(CONTACT_BODIES) * frames_per_edge
+    root_pos = rng.normal(0, 0.5, (t, 3)) + [0, 0, 1.0]
+    root_quat = rng.normal(size=(t, 4))
+    root_quat /= np.linalg.norm(root_quat, axis=-1, keepdims=True)
+    dof = rng.normal(0, 0.3, (t, NUM_DOFS))
+    tt = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float64)  # noqa: E731
+    bp, bq = (x.numpy() for x in forward_kinematics(tt(root_pos), tt(root_quat), tt(dof), tt(offsets)))
+    geoms = scaled_geoms(offsets)
+    ig_body, points = [], []
+    for name in CONTACT_BODIES:
+        b = BODY_INDEX[name]
+        g = geoms[b][0]
+        if g.type == "capsule":
+            a0, a1 = np.asarray(g.fromto[:3]), np.asarray(g.fromto[3:])
+            n = np.cross(a1 - a0, [0.3, 0.2, 1.0])
+            n /= np.linalg.norm(n)
+            p = a0 + 0.3 * (a1 - a0) + g.size[0] * n
+        elif g.type == "box":
+            n = np.array([0.0, -1.0, 0.0])
+            p = np.asarray(g.pos) + g.size[1] * n + [0.3 * g.size[0], 0.0, -0.5 * g.size[2]]
+        else:
+            n = np.array([0.6, 0.0, 0.8])
+            p = np.asarray(g.pos) + g.size[0] * n
+        ig_body.append(b)
+        points.append(p + push * n)
+    active = np.zeros((t, k), bool)
+    obj_pos, obj_quat = np.zeros((t, 3)), np.zeros((t, 4))
+    for e, b in enumerate(ig_body):
+        sl = slice(e * frames_per_edge, (e + 1) * frames_per_edge)
+        active[sl, e] = True
+        obj_pos[sl], obj_quat[sl] = bp[sl, b], bq[sl, b]
+    v, f = box_mesh()
+    graph = {"ig_body": np.array(ig_body), "ig_body_offset": np.zeros((k, 3)),
+             "ig_obj_point": np.array(points), "ig_active": active}
+    assert np.allclose(rot.quat_normalize(tt(obj_quat)).numpy(), obj_quat)
+    return make_motion({"fps": 30.0, "name": f"contact{push}"}, root_pos=root_pos, root_quat=root_quat,
+                       dof_pos=dof, body_pos=bp, body_quat=bq, obj_pos=obj_pos, obj_quat=obj_quat,
+                       contact_label=np.zeros((t, NUM_BODIES)), skeleton_offsets=offsets, obj_vertices=v,
+                       obj_faces=f, graph=graph)
+
+
+def test_surface_contact_of_a_reference_built_in_contact_is_near_zero():
+    from hoi_sim.errors import InputError
+    from hoi_sim.eval.evaluate import EvalConfig, reference_metrics
+
+    assert EvalConfig().form == "surface"
+    with pytest.raises(InputError):
+        EvalConfig(form="surfaces")
+    clip = contact_clip()
+    m = reference_metrics(clip)  # the default form: surface, on the clip's own skeleton
+    assert m["contact_mm"] < 1.0 and m["contact_sum_m2"] < len(clip.ig_active) * 1e-6
+    # geoms derived from the pose give the same, and the joint form sees the joint centres centimetres away
+    g = M.graph_gaps(clip.body_pos, clip.body_quat, clip.obj_pos, clip.obj_quat, clip.ig_body,
+                     clip.ig_body_offset, clip.ig_obj_point)
+    assert M.contact_mean_distance(g, clip.ig_active) < 1.0
+    assert reference_metrics(clip, "joint")["contact_mm"] > 10.0
+    # pushed 15 mm out along each surface normal: the surface contact reads the displacement
+    pushed = reference_metrics(contact_clip(push=0.015))
+    assert pushed["contact_mm"] == pytest.approx(15.0, abs=0.05)
+    n = int(clip.ig_active.sum())
+    assert pushed["contact_sum_m2"] == pytest.approx(n * 0.015 ** 2, rel=1e-3)
+
+
+def test_rollout_contact_reads_the_geoms_off_the_simulated_pose():
+    """A rollout that replays the pushed clip exactly: geoms derived from the recorded (float32) sim pose."""
+    from hoi_sim.eval.evaluate import rollout_metrics
+    from hoi_sim.eval.rollout import ClipRollout
+
+    clip = contact_clip(push=0.01)
+    keys = ("root_pos", "root_quat", "dof_pos", "body_pos", "body_quat", "obj_pos", "obj_quat")
+    poses = {k: np.asarray(getattr(clip, k), np.float32) for k in keys}
+    r = ClipRollout(clip.name, 0, clip.num_frames - 1, True, False, 30.0, sim=poses, ref=dict(poses),
+                    ig_active=clip.ig_active, ig_body=clip.ig_body, ig_body_offset=clip.ig_body_offset,
+                    ig_obj_point=clip.ig_obj_point, obj_points=np.zeros((4, 3)))
+    m = rollout_metrics(r)
+    assert m["mpjpe_mm"] == 0.0 and m["contact_mm"] == pytest.approx(10.0, abs=0.05)
+    assert rollout_metrics(r, "joint")["contact_mm"] > 15.0
 
 
 def test_object_error_translation_and_rotation():

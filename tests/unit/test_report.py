@@ -9,10 +9,14 @@ import pytest
 
 from hoi_sim.eval.report import ClipResult, build_rows, write_report
 
+CONTACT_MM = {("reference", "a"): 4.0, ("reference", "b"): 9.0, ("reference", "c"): 2.5,
+              ("tr", "a"): 40.0, ("tr", "b"): 30.0, ("tr", "c"): 20.0,
+              ("tr_lr_cr", "a"): 12.0, ("tr_lr_cr", "b"): 11.0, ("tr_lr_cr", "c"): 6.0}
+
 
 def _res(setting, subset, clip, mpjpe, reached=True, ckpt="ck"):
-    m = {"mpjpe_mm": mpjpe, "mpjpe_body_mm": mpjpe / 2, "contact": 0.5, "contact_mean_mm": 10.0,
-         "jitter": 3.0, "object_error_mm": 7.0}
+    m = {"mpjpe_mm": mpjpe, "mpjpe_body_mm": mpjpe / 2, "contact_mm": CONTACT_MM[(setting, clip)],
+         "contact_sum_m2": 0.5, "jitter": 3.0, "object_error_mm": 7.0}
     return ClipResult(setting, subset, "" if setting == "reference" else f"{ckpt}_{setting}_{subset}", clip, 10,
                       reached, m)
 
@@ -30,7 +34,7 @@ def _results():
 
 def test_rows_aggregate_per_subset_and_overall():
     rows = build_rows(_results())
-    lift = [r for r in rows if r.subset == "lift"]
+    lift = [r for r in rows if r.scope == "lift"]
     assert [r.setting for r in lift] == ["reference", "tr", "tr_lr_cr"]
     assert lift[0].n_clips == 2 and lift[0].frames == 20
     assert lift[1].values["success_rate"] == pytest.approx(0.5)
@@ -38,16 +42,31 @@ def test_rows_aggregate_per_subset_and_overall():
     assert overall["reference"].n_clips == 3
     assert overall["tr_lr_cr"].values["mpjpe_mm"] == pytest.approx((50 + 50 + 80) / 3)
     assert overall["tr"].values["success_rate"] == pytest.approx(2 / 3)
+    assert overall["reference"].values["contact_mm"] == pytest.approx((4 + 9 + 2.5) / 3)
+    # one reference row per clip, after the tables: the contact floor of each clip
+    per_clip = [r for r in rows if r.scope == "clip"]
+    assert [(r.subset, r.clip, r.setting) for r in per_clip] == [("lift", "a", "reference"), ("lift", "b", "reference"),
+                                                                 ("push", "c", "reference")]
+    assert [r.values["contact_mm"] for r in per_clip] == [4.0, 9.0, 2.5]
+    assert all(r.n_clips == 1 and r.frames == 10 for r in per_clip)
+    assert rows[-3:] == per_clip
 
 
 def test_write_report_files(tmp_path):
-    paths = write_report(_results(), tmp_path)
+    paths = write_report(_results(), tmp_path, contact_form="surface")
     md = paths["md"].read_text()
     assert "TR+LR+CR" in md and "## Overall" in md and "m/s³" in md
+    assert "contact_mm (mm)" in md and "contact_sum_m2 (m²)" in md
+    per_clip = md.split("## Contact per clip")[1]
+    assert "| lift | a | 10 | 4.00 | 0.5 | 40.00 | 12.00 |" in per_clip  # reference floor beside each setting
     rows = list(csv.DictReader(paths["csv"].open()))
     assert {r["setting"] for r in rows} == {"reference", "tr", "tr_lr_cr"}
+    clip_rows = [r for r in rows if r["scope"] == "clip"]
+    assert [(r["clip"], r["contact_mm"]) for r in clip_rows] == [("a", "4"), ("b", "9"), ("c", "2.5")]
     data = json.loads(paths["json"].read_text())
-    assert data["metrics"]["contact"]["unit"] == "m²"
+    assert data["metrics"]["contact_mm"]["unit"] == "mm" and data["metrics"]["contact_sum_m2"]["unit"] == "m²"
+    assert data["contact_form"] == "surface"
+    assert sum(r["scope"] == "clip" for r in data["rows"]) == 3
     assert len(data["clips"]) == len(_results())
     png = paths["png"].read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

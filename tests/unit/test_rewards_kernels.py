@@ -7,7 +7,9 @@ import math
 import pytest
 import torch
 
+from hoi_sim import rotations as rot
 from hoi_sim.envs import terminations as term
+from hoi_sim.humanoid import geoms as hg
 from hoi_sim.rewards import intermimic as im
 from hoi_sim.rewards import kernels as k
 
@@ -41,17 +43,83 @@ def test_keypoint_label_miss_counts_only_missed_annotated_contacts() -> None:
     assert k.keypoint_label_miss(label, label > 0).item() == 0.0
 
 
-def test_graph_points_joint_and_surface_forms() -> None:
+def test_graph_points_joint_and_keypoint_forms() -> None:
     body_pos = torch.tensor([[[1.0, 0, 0]]])
     body_quat = zq(math.pi / 2)[None, None]
     ig_body = torch.tensor([[0]])
     off = torch.tensor([[[0.1, 0, 0]]])
     joint = k.graph_points_human(body_pos, body_quat, ig_body, off, "joint")
-    surf = k.graph_points_human(body_pos, body_quat, ig_body, off, "surface")
+    kp = k.graph_points_human(body_pos, body_quat, ig_body, off, "keypoint")
     assert torch.allclose(joint, torch.tensor([[[1.0, 0, 0]]]))
-    assert torch.allclose(surf, torch.tensor([[[1.0, 0.1, 0]]]), atol=1e-6)
+    assert torch.allclose(kp, torch.tensor([[[1.0, 0.1, 0]]]), atol=1e-6)
     with pytest.raises(ValueError):
         k.graph_points_human(body_pos, body_quat, ig_body, off, "nope")
+    with pytest.raises(ValueError):  # the surface point needs the object point it is nearest to
+        k.graph_points_human(body_pos, body_quat, ig_body, off, "surface")
+
+
+def _posed_subject(n: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random poses of a non-neutral skeleton: (offsets [52,3], body_pos [n,52,3], body_quat [n,52,4])."""
+    from hoi_sim.humanoid.kinematics import forward_kinematics
+    from hoi_sim.skeleton import NUM_DOFS, neutral_offsets
+
+    g = torch.Generator().manual_seed(7)
+    offsets = torch.as_tensor(neutral_offsets(), dtype=torch.float32) * torch.empty(52, 1).uniform_(0.85, 1.15,
+                                                                                                  generator=g)
+    bp, bq = forward_kinematics(torch.randn(n, 3, generator=g), rot.quat_normalize(torch.randn(n, 4, generator=g)),
+                                0.4 * torch.randn(n, NUM_DOFS, generator=g), offsets)
+    return offsets, bp, bq
+
+
+def test_surface_point_of_a_reference_in_contact_is_at_zero_distance() -> None:
+    """Object points placed on the collision geoms of a posed subject (built from the builder's scaled geoms) are
+    at < 1 mm from the surface point; pushed out along the normal by 2 cm they are at 2 cm; inside they are at 0."""
+    from hoi_sim.humanoid.builder import scaled_geoms
+    from hoi_sim.skeleton import BODY_INDEX
+
+    offsets, bp, bq = _posed_subject()
+    geoms = scaled_geoms(offsets.numpy())
+    bodies, local, normal = [], [], []
+    for name in ("L_Elbow", "R_Wrist", "Head", "L_Index3"):
+        b = BODY_INDEX[name]
+        g = geoms[b][0]
+        if g.type == "capsule":  # mid-side of the capsule, perpendicular to its axis
+            a0, a1 = torch.tensor(g.fromto[:3]), torch.tensor(g.fromto[3:])
+            n = torch.linalg.cross(a1 - a0, torch.tensor([0.0, 0.0, 1.0]))
+            n = n / n.norm()
+            p = 0.5 * (a0 + a1) + g.size[0] * n
+        elif g.type == "box":  # centre of the box's +z face (the wrist boxes carry no rotation)
+            n = torch.tensor([0.0, 0.0, 1.0])
+            p = torch.tensor(g.pos) + g.size[2] * n
+        else:
+            n = torch.tensor([1.0, 1.0, 0.0]) / math.sqrt(2)
+            p = torch.tensor(g.pos) + g.size[0] * n
+        bodies.append(b)
+        local.append(p)
+        normal.append(n)
+    ig_body = torch.tensor(bodies).expand(bp.shape[0], -1)
+    local, normal = torch.stack(local).float(), torch.stack(normal).float()
+
+    def world(p: torch.Tensor) -> torch.Tensor:  # body-frame points [K,3] → world [n,K,3]
+        idx = ig_body[..., None]
+        return (torch.gather(bp, 1, idx.expand(-1, -1, 3))
+                + rot.quat_rotate(torch.gather(bq, 1, idx.expand(-1, -1, 4)), p.expand(bp.shape[0], -1, -1)))
+
+    for table in (None, hg.geom_table(offsets)):
+        _, on = k.nearest_body_surface(world(local), bp, bq, ig_body, table)
+        assert on.max().item() < 1e-3
+        _, out = k.nearest_body_surface(world(local + 0.02 * normal), bp, bq, ig_body, table)
+        assert torch.allclose(out, torch.full_like(out, 0.02), atol=1e-5)
+        _, inside = k.nearest_body_surface(world(local - 0.004 * normal), bp, bq, ig_body, table)
+        assert torch.all(inside == 0)
+    # the same through Eq. 6: the surface form closes the gap, the joint form measures to the joint centre
+    objp = world(local + 0.02 * normal)
+    active = torch.ones_like(ig_body, dtype=torch.bool)
+    surf = k.graph_points_human(bp, bq, ig_body, torch.zeros_like(objp), "surface", objp)
+    assert torch.allclose(k.keypoint_contact_sq_dist(objp, surf, active), torch.full((bp.shape[0],), 4 * 0.02 ** 2),
+                          atol=1e-6)
+    joint = k.graph_points_human(bp, bq, ig_body, torch.zeros_like(objp), "joint")
+    assert torch.all(k.keypoint_contact_sq_dist(objp, joint, active) > 4 * 0.03 ** 2)
 
 
 def test_graph_points_object_rigid_transform() -> None:

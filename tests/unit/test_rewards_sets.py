@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+from hoi_sim import rotations as rot
 from hoi_sim import skeleton as sk
 from hoi_sim.envs.toy import toy_motion
 from hoi_sim.errors import InputError
 from hoi_sim.motions.library import MotionLibrary
 from hoi_sim.rewards import (
     NAMED_SETS,
+    TERMS,
     RewardContext,
     RewardSet,
     load_reward_set,
@@ -53,7 +56,13 @@ def test_paper_sets_at_reference(lib: MotionLibrary, name: str) -> None:
     if name != "tr":
         assert torch.all(info["raw/keypoint_label"] == 0)
     if name == "tr_lr_cr":
-        assert torch.allclose(info["raw/keypoint_contact"], torch.zeros(2), atol=1e-9)
+        # the toy's graph point is the L_Wrist joint centre, 1.2 mm beside and 0.8 mm above its collision box
+        assert torch.all(info["raw/keypoint_contact"] < 0.002 ** 2)
+
+
+def test_shipped_contact_default_is_the_body_surface() -> None:
+    assert load_reward_set("tr_lr_cr").terms["keypoint_contact"].params["form"] == "surface"
+    assert inspect.signature(TERMS["keypoint_contact"]).parameters["form"].default == "surface"
 
 
 def test_intermimic_set_at_reference(lib: MotionLibrary) -> None:
@@ -87,10 +96,11 @@ def test_lr_and_cr_penalties_enter_the_exponent(lib: MotionLibrary) -> None:
     cfg = load_reward_set("tr_lr_cr")
     r, info = RewardSet(cfg)(ctx)
     assert torch.all(info["raw/keypoint_label"] == 1)
-    assert torch.allclose(info["raw/keypoint_contact"], torch.full((2,), 0.09), atol=1e-5)
+    cr = info["raw/keypoint_contact"]  # the surface of the wrist box is a few cm nearer than the joint centre
+    assert torch.all((cr > 0.2 ** 2) & (cr < 0.3 ** 2))
     w_lr, w_cr = cfg.terms["keypoint_label"].weight, cfg.terms["keypoint_contact"].weight
     tr_only = RewardSet(load_reward_set("tr"))(ctx)[0]
-    assert torch.allclose(r, tr_only * torch.exp(torch.tensor(-(w_lr * 1 + w_cr * 0.09))), atol=1e-6)
+    assert torch.allclose(r, tr_only * torch.exp(-(w_lr * 1 + w_cr * cr)), atol=1e-6)
     assert torch.all(r > 0)  # penalties never make the reward negative (falling is never worth more)
     # the paper's additive form is still available: linear terms with negative weights
     lin = {"name": "lin", "terms": {"tr": {"kernel": "body_pos", "weight": 30.0, "form": "exp", "group": "tr"},
@@ -100,19 +110,45 @@ def test_lr_and_cr_penalties_enter_the_exponent(lib: MotionLibrary) -> None:
     assert torch.allclose(r_lin, info_lin["group/tr"] - 0.02, atol=1e-6)
 
 
+def _cr(ctx: RewardContext, **params) -> torch.Tensor:
+    d = {"name": "x", "terms": {"cr": {"kernel": "keypoint_contact", "weight": 1.0, "params": params}}}
+    return RewardSet(reward_set_from_dict(d))(ctx)[0]
+
+
 def test_keypoint_contact_forms(lib: MotionLibrary) -> None:
     ctx = make_ctx(lib)
     ctx.ref.ig_body_offset = torch.full_like(ctx.ref.ig_body_offset, 0.05)
     ctx.sim.ig_body_offset = ctx.ref.ig_body_offset
-    base = {"name": "x", "terms": {"cr": {"kernel": "keypoint_contact", "weight": 1.0}}}
-    joint = RewardSet(reward_set_from_dict(base))(ctx)[0]
-    base["terms"]["cr"]["params"] = {"form": "surface"}
-    surface = RewardSet(reward_set_from_dict(base))(ctx)[0]
-    base["terms"]["cr"]["params"] = {"form": "surface", "target": "reference"}
-    rel = RewardSet(reward_set_from_dict(base))(ctx)[0]
-    assert torch.allclose(joint, torch.zeros(2), atol=1e-9)
-    assert torch.all(surface > 1e-4)  # the surface keypoint is 5 cm·√3 off the paired object point
+    joint, keypoint = _cr(ctx, form="joint"), _cr(ctx, form="keypoint")
+    rel = _cr(ctx, form="keypoint", target="reference")
+    assert torch.allclose(joint, torch.zeros(2), atol=1e-9)  # the toy's object point is the wrist joint
+    assert torch.allclose(keypoint, torch.full((2,), 3 * 0.05 ** 2), atol=1e-6)  # 5 cm·√3 off the object point
     assert torch.allclose(rel, torch.zeros(2), atol=1e-9)  # the reference's own gap is not penalised
+    assert torch.allclose(_cr(ctx, form="surface", target="reference"), torch.zeros(2), atol=1e-9)
+    with pytest.raises(ValueError):
+        _cr(ctx, form="surface", target="bogus")
+
+
+def test_surface_contact_measures_to_the_collision_geom(lib: MotionLibrary) -> None:
+    """Moving the object 10 cm along the wrist's −z (through the box's large face) costs the squared distance to
+    that face in the surface form and (10 cm)² in the joint form; geom tables given by an env give the same value
+    as tables derived from the pose."""
+    from hoi_sim.humanoid import geoms as hg
+
+    ctx = make_ctx(lib)
+    lw = sk.BODY_INDEX["L_Wrist"]
+    down = rot.quat_rotate(ctx.sim.body_quat[:, lw], torch.tensor([0.0, 0.0, -0.1]).expand(2, 3))
+    ctx.sim.obj_pos = ctx.sim.obj_pos + down
+    row = hg.geom_table(lib.skeleton_offsets[0])[lw]
+    face = -(row[2] - row[8]).item()  # the box's −z face lies 0.0008 + 2·0.0076 m below the joint
+    side = (row[1] - row[7]).item()  # and its −y face 1.2 mm beside it: the nearest point is on that edge
+    assert face == pytest.approx(0.016, abs=1e-4) and side == pytest.approx(0.0012, abs=1e-4)
+    assert torch.allclose(_cr(ctx, form="joint"), torch.full((2,), 0.01), atol=1e-6)
+    want = torch.full((2,), (0.1 - face) ** 2 + side ** 2)
+    assert torch.allclose(_cr(ctx), want, atol=1e-6)  # the default form is surface
+    ctx_t = make_ctx(lib)
+    ctx_t.sim.obj_pos, ctx_t.sim_geoms = ctx.sim.obj_pos, hg.geom_table(lib.skeleton_offsets[0])
+    assert torch.allclose(_cr(ctx_t), want, atol=1e-6)
 
 
 def test_none_disables_and_product_rule(lib: MotionLibrary) -> None:

@@ -1,0 +1,288 @@
+"""The humanoid's collision primitives as tensors, and the closed-form nearest point on them (engine-free).
+
+Every body of the 52-body humanoid owns one collision geom (sphere, capsule or box; ``skeleton.neutral().geoms``).
+A **geom table** holds one row of ``TABLE_WIDTH`` floats per body, in the body's frame (m):
+
+======== ===== =====================================================================================
+columns  name  meaning
+======== ===== =====================================================================================
+0:3      c     centre (sphere and box centre, capsule mid-point)
+3:6      u     half axis of a capsule (its segment is c ± u); 0 for spheres and boxes
+6:9      h     half extents of a box along its own axes; 0 for spheres and capsules
+9        r     radius of a sphere or capsule; 0 for boxes
+10:19    R     row-major 3×3 rotation geom → body frame of a box (identity for the others)
+======== ===== =====================================================================================
+
+so every primitive is the set ``{c + t·u + R·y + z : |t| ≤ 1, |y_i| ≤ h_i, ‖z‖ ≤ r}`` with either u or h zero.
+The nearest point of that solid to a point x (:func:`nearest_on_geoms`) is closed-form: the nearest point of the
+inner segment or box (a clamp), then a step of r towards x; x itself when x lies inside.
+
+Skeletons. The humanoid the sim builds for a motion scales its geoms with the motion's bones
+(``humanoid.builder.scaled_geoms``, ``geom_scale="bone"``): an anchor point (capsule end, box or sphere centre)
+lying at fraction α of a child bone of its body moves with that bone, p' = p + α (o'_child − o_child); capsules of
+leaf bodies scale with their own bone's length ratio; other anchors, radii and half sizes stay. That rule is linear
+in the bone offsets, so :func:`geom_table` evaluates it batched on torch from offsets [..., 52, 3] (a test checks it
+against the builder). :func:`offsets_from_pose` recovers a skeleton's bone offsets from any world pose of it (exact
+for rigid bodies), so the geometry of a simulated or reference humanoid can be derived from its pose alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from hoi_sim import rotations as rot
+from hoi_sim.skeleton import NUM_BODIES, PARENTS, GeomSpec, neutral
+
+TABLE_WIDTH = 19
+"""Floats per body in a geom table (module docstring)."""
+GEOM_TYPES = ("sphere", "capsule", "box")
+ANCHOR_TOL = 0.005
+"""m: largest distance of a geom anchor from a child bone for it to follow that bone (as the builder)."""
+_EPS = 1e-12
+
+
+def _quat_matrix(quat: Sequence[float] | None) -> np.ndarray:
+    """wxyz → 3×3 (identity for None)."""
+    if quat is None:
+        return np.eye(3)
+    return rot.quat_to_matrix(torch.as_tensor(quat, dtype=torch.float64)).numpy()
+
+
+def _anchors(g: GeomSpec) -> np.ndarray:
+    """The two anchor points [2, 3] of a geom (capsule ends; the centre twice for spheres and boxes)."""
+    if g.type not in GEOM_TYPES:
+        raise ValueError(f"unsupported collision geom type {g.type!r} (sphere | capsule | box)")
+    if g.type == "capsule":
+        if g.fromto is not None:
+            return np.asarray(g.fromto, np.float64).reshape(2, 3)
+        half = _quat_matrix(g.quat) @ np.array([0.0, 0.0, float(g.size[1])])
+        c = np.zeros(3) if g.pos is None else np.asarray(g.pos, np.float64)
+        return np.stack([c - half, c + half])
+    c = np.zeros(3) if g.pos is None else np.asarray(g.pos, np.float64)
+    return np.stack([c, c])
+
+
+def _one_geom(geoms: Sequence[Sequence[GeomSpec]]) -> list[GeomSpec]:
+    if len(geoms) != NUM_BODIES:
+        raise ValueError(f"need geoms for {NUM_BODIES} bodies, got {len(geoms)}")
+    out = []
+    for b, gs in enumerate(geoms):
+        if len(gs) != 1:
+            raise ValueError(f"body {b} has {len(gs)} collision geoms; the geom table holds exactly one per body")
+        out.append(gs[0])
+    return out
+
+
+def table_from_specs(geoms: Sequence[Sequence[GeomSpec]]) -> np.ndarray:
+    """Geom table [52, TABLE_WIDTH] (float64, body frames, m) of explicit per-body geoms (one per body), e.g.
+    ``skeleton.neutral().geoms`` or ``builder.scaled_geoms(offsets)``."""
+    out = np.zeros((NUM_BODIES, TABLE_WIDTH))
+    for b, g in enumerate(_one_geom(geoms)):
+        a = _anchors(g)
+        out[b, 0:3] = a.mean(0)
+        out[b, 3:6] = 0.5 * (a[1] - a[0])
+        if g.type == "box":
+            out[b, 6:9] = np.asarray(g.size[:3], np.float64)
+            out[b, 10:19] = _quat_matrix(g.quat).reshape(-1)
+        else:
+            out[b, 9] = float(g.size[0])
+            out[b, 10:19] = np.eye(3).reshape(-1)
+    return out
+
+
+@dataclass(frozen=True)
+class GeomRule:
+    """How the neutral geoms follow a skeleton (the builder's ``geom_scale="bone"`` rule), as arrays.
+
+    anchors [52, 2, 3]: neutral anchor points (m, body frame); child [52, 2] long: the child bone an anchor follows
+    (0 with alpha 0 when it follows none); alpha [52, 2]: its fraction of that bone; leaf_scale [52] bool: a leaf
+    capsule (anchors scale with the body's own bone length ratio); neutral_offsets [52, 3] m; base [52, 19]: the
+    neutral table (h, r and R are taken from it unchanged).
+    """
+
+    anchors: np.ndarray
+    child: np.ndarray
+    alpha: np.ndarray
+    leaf_scale: np.ndarray
+    neutral_offsets: np.ndarray
+    base: np.ndarray
+
+
+@lru_cache(maxsize=1)
+def neutral_rule() -> GeomRule:
+    """:class:`GeomRule` of the neutral humanoid (``hoi_sim/data/humanoid_neutral.json``)."""
+    ref = neutral()
+    geoms = _one_geom(ref.geoms)
+    children = [[c for c in range(NUM_BODIES) if PARENTS[c] == b] for b in range(NUM_BODIES)]
+    anchors = np.zeros((NUM_BODIES, 2, 3))
+    child = np.zeros((NUM_BODIES, 2), np.int64)
+    alpha = np.zeros((NUM_BODIES, 2))
+    leaf_scale = np.zeros(NUM_BODIES, bool)
+    for b, g in enumerate(geoms):
+        anchors[b] = _anchors(g)
+        if not children[b]:
+            leaf_scale[b] = g.type == "capsule"
+            continue
+        for e in range(2):
+            p = anchors[b, e]
+            best = None
+            for c in children[b]:
+                o = ref.offsets[c]
+                a = float(p @ o / max(o @ o, _EPS))
+                resid = float(np.linalg.norm(p - a * o))
+                if best is None or resid < best[0]:
+                    best = (resid, a, c)
+            if best is not None and best[0] <= ANCHOR_TOL:
+                alpha[b, e], child[b, e] = best[1], best[2]
+    return GeomRule(anchors, child, alpha, leaf_scale, ref.offsets.copy(), table_from_specs(ref.geoms))
+
+
+@lru_cache(maxsize=16)
+def _rule_tensors(device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """The neutral rule's arrays as tensors on ``device`` (cached: the per-step reward path reuses them)."""
+    rule = neutral_rule()
+    t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
+    parents = [max(p, 0) for p in PARENTS]
+    o0_len = np.maximum(np.linalg.norm(rule.neutral_offsets, axis=-1), 1e-9)
+    o0_child = rule.neutral_offsets[rule.child] * (rule.alpha != 0)[..., None]  # [52, 2, 3]
+    return {"o0": t(rule.neutral_offsets), "o0_len": t(o0_len),
+            "leaf": torch.as_tensor(rule.leaf_scale, device=device),
+            "child": torch.as_tensor(rule.child.reshape(-1), device=device),
+            "anchors": t(rule.anchors), "alpha": t(rule.alpha)[..., None], "rest": t(rule.base[:, 6:]),
+            "parents": torch.as_tensor(parents, device=device),
+            # per body, for the per-edge path: anchors (6), alpha (2), neutral child offsets (6), leaf flag (1),
+            # neutral bone length (1), h r R (13); and the bodies it reads: child of anchor 0, of anchor 1, parent
+            "packed": t(np.concatenate([rule.anchors.reshape(-1, 6), rule.alpha,
+                                        o0_child.reshape(-1, 6),
+                                        rule.leaf_scale[:, None], o0_len[:, None], rule.base[:, 6:]], 1)),
+            "links": torch.as_tensor(np.concatenate([rule.child, np.asarray(parents)[:, None]], 1), device=device)}
+
+
+def geom_table(offsets: torch.Tensor | np.ndarray | None = None, *, device: torch.device | str | None = None,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Geom tables of humanoids built on bone ``offsets`` with geoms following their bones (builder rule).
+
+    Args:
+        offsets: [..., 52, 3] bone offsets (m, body origin in its parent's frame; row 0 ignored); None = neutral.
+        device, dtype: of the result (default: those of ``offsets`` when it is a float tensor, else CPU float32).
+
+    Returns:
+        [..., 52, TABLE_WIDTH] tables (body frames, m).
+    """
+    if offsets is None:
+        offsets = neutral_rule().neutral_offsets
+    if isinstance(offsets, torch.Tensor):
+        device = offsets.device if device is None else device
+        dtype = offsets.dtype if offsets.is_floating_point() else dtype
+    o = torch.as_tensor(offsets, dtype=dtype, device=device)
+    r = _rule_tensors(o.device, o.dtype)
+    # leaf capsules: anchors × (bone length / neutral bone length); the others × 1
+    scale = torch.where(r["leaf"], o.norm(dim=-1) / r["o0_len"], 1.0)  # [..., 52]
+    moved = (o - r["o0"]).index_select(-2, r["child"]).unflatten(-2, (NUM_BODIES, 2))  # child-bone displacement
+    a = r["anchors"] * scale[..., None, None] + r["alpha"] * moved  # [..., 52, 2, 3]
+    a0, a1 = a.unbind(-2)
+    return torch.cat([0.5 * (a0 + a1), 0.5 * (a1 - a0), r["rest"].expand(o.shape[:-1] + (TABLE_WIDTH - 6,))], -1)
+
+
+def offsets_from_pose(body_pos: torch.Tensor, body_quat: torch.Tensor) -> torch.Tensor:
+    """Bone offsets of the skeleton posed as ``body_pos`` [..., 52, 3] (m) / ``body_quat`` [..., 52, 4] (wxyz):
+    o_b = R_parent(b)ᵀ (p_b − p_parent(b)); row 0 is 0. Exact for rigid bodies (sim states, reference frames).
+
+    Returns:
+        [..., 52, 3] (m).
+    """
+    par = _rule_tensors(body_pos.device, body_pos.dtype)["parents"]
+    off = rot.quat_rotate(rot.quat_conj(body_quat.index_select(-2, par)), body_pos - body_pos.index_select(-2, par))
+    return torch.cat([torch.zeros_like(off[..., :1, :]), off[..., 1:, :]], -2)
+
+
+def _nearest(x: torch.Tensor, c: torch.Tensor, u: torch.Tensor, rest: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Closed-form nearest point of primitives given by c, u [..., 3] and rest = (h, r, R) [..., 13] to x [..., 3]."""
+    h, r, R = rest[..., 0:3], rest[..., 3], rest[..., 4:13].unflatten(-1, (3, 3))
+    v = x - c
+    s = ((v * u).sum(-1, keepdim=True) / (u * u).sum(-1, keepdim=True).clamp_min(_EPS)).clamp(-1.0, 1.0)
+    local = (R * v[..., :, None]).sum(-2)  # Rᵀ v: v in the box's own axes
+    inner = c + s * u + (R * torch.maximum(torch.minimum(local, h), -h)[..., None, :]).sum(-1)
+    d = x - inner
+    n = d.norm(dim=-1)
+    dist = (n - r).clamp_min(0.0)
+    return x - d * (dist / n.clamp_min(_EPS))[..., None], dist
+
+
+def nearest_on_geoms(points: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nearest point of each solid primitive to a point, both in the primitive's body frame.
+
+    Args:
+        points: [..., 3] query points (m, body frame).
+        rows: [..., TABLE_WIDTH] the geom-table row of each point's body.
+
+    Returns:
+        (nearest [..., 3] m: on the surface when the point is outside, the point itself when inside;
+        distance [...] m ≥ 0: 0 inside).
+    """
+    return _nearest(points, rows[..., 0:3], rows[..., 3:6], rows[..., 6:])
+
+
+def _nearest_flat(x: torch.Tensor, env: torch.Tensor, body: torch.Tensor, body_pos: torch.Tensor,
+                  body_quat: torch.Tensor, table: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`nearest_on_posed_body` on M flat queries: x [M, 3] world, env [M] and body [M] long → ([M, 3], [M])."""
+    nb = body_pos.shape[-2]
+    flat = env * nb + body
+    pos_flat = body_pos.reshape(-1, 3)
+    p = pos_flat.index_select(0, flat)
+    R = rot.quat_to_matrix(body_quat.reshape(-1, 4).index_select(0, flat))  # [M, 3, 3] body → world
+    if table is not None:
+        rows = table.index_select(0, body) if table.dim() == 2 else table.reshape(-1, table.shape[-1]).index_select(
+            0, flat)
+        local = torch.matmul((x - p)[:, None, :], R)[:, 0]  # Rᵀ (x − p)
+        near, dist = _nearest(local, rows[:, 0:3], rows[:, 3:6], rows[:, 6:])
+    else:
+        r = _rule_tensors(body_pos.device, body_pos.dtype)
+        links = r["links"].index_select(0, body)  # [M, 3]: child of anchor 0, of anchor 1, parent
+        others = pos_flat.index_select(0, (env[:, None] * nb + links).reshape(-1)).reshape(-1, 3, 3)
+        loc = torch.matmul(torch.cat([x[:, None], others], 1) - p[:, None], R)  # [M, 4, 3] in the body frame
+        pk = r["packed"].index_select(0, body)  # [M, 29]
+        scale = 1.0 + pk[:, 14] * (loc[:, 3].norm(dim=-1) / pk[:, 15] - 1.0)
+        a = (pk[:, 0:6].reshape(-1, 2, 3) * scale[:, None, None]
+             + pk[:, 6:8, None] * (loc[:, 1:3] - pk[:, 8:14].reshape(-1, 2, 3)))
+        near, dist = _nearest(loc[:, 0], 0.5 * (a[:, 0] + a[:, 1]), 0.5 * (a[:, 1] - a[:, 0]), pk[:, 16:])
+    return p + torch.matmul(R, near[:, :, None])[:, :, 0], dist
+
+
+def nearest_on_posed_body(points: torch.Tensor, body_pos: torch.Tensor, body_quat: torch.Tensor,
+                          body: torch.Tensor, table: torch.Tensor | None = None, mask: torch.Tensor | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nearest point of body ``body[n, k]``'s solid collision geom to the world point ``points[n, k]``.
+
+    Args:
+        points: [N, K, 3] world query points (m).
+        body_pos: [N, 52, 3] world body positions (m); body_quat: [N, 52, 4] wxyz.
+        body: [N, K] long body index per point (negative padding is read as body 0).
+        table: [N, 52, W] or [52, W] geom tables of the posed skeleton; None derives each queried body's geom from
+            the pose (its child and parent bones, as :func:`offsets_from_pose`; the same result as
+            ``geom_table(offsets_from_pose(...))`` at a fraction of the work).
+        mask: optional [N, K] bool: only these queries are computed (the others return the body's origin and
+            distance 0), e.g. the interaction-graph edges active at this frame.
+
+    Returns:
+        (nearest [N, K, 3] world m: on the geom's surface, or the query point itself inside the geom;
+        distance [N, K] m ≥ 0).
+    """
+    n, k = body.shape
+    idx = body.clamp_min(0)
+    env = torch.arange(n, device=body.device)[:, None].expand(n, k)
+    if mask is None:
+        near, dist = _nearest_flat(points.reshape(-1, 3), env.reshape(-1), idx.reshape(-1), body_pos, body_quat,
+                                   table)
+        return near.reshape(n, k, 3), dist.reshape(n, k)
+    sel = mask.nonzero(as_tuple=True)
+    near_sel, dist_sel = _nearest_flat(points[sel], env[sel], idx[sel], body_pos, body_quat, table)
+    near = torch.gather(body_pos, 1, idx[..., None].expand(n, k, 3)).index_put(sel, near_sel)
+    dist = torch.zeros(n, k, dtype=points.dtype, device=points.device).index_put(sel, dist_sel)
+    return near, dist
