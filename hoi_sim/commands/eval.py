@@ -4,7 +4,7 @@ policies over every clip of their action subset; writes DIR/report.md, report.cs
 the reference motion as a baseline row).
 
 A checkpoint is a ``.pth`` written by ``hoi-sim train`` or a run folder (its nn/last.pth); its reward setting and
-subset come from the config.yaml beside it. Other keys: eval.max_envs, eval.form=joint|surface, eval.baseline,
+subset come from the config.yaml beside it. Other keys: eval.max_envs, eval.form=surface|joint|keypoint, eval.baseline,
 eval.max_steps, motions.objects_dir (see hoi_sim/cfg/eval/default.yaml).
 """
 
