@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     _step("render", ["render", str(motion), "--checkpoint", str(runs[-1]), "-o", str(video), "--width", "512",
                      "--height", "384"], t0)
 
+    _print_survival(out / "report.json")
     print(f"\ndemo finished in {time.time() - t0:.0f} s; outputs in {out}:")
     for label, path in (("session", session), ("solver output", solved / "hoi_sequence.npz"),
                         ("solver metrics", solved / "metrics.json"), ("motion", motion),
@@ -90,3 +91,20 @@ def run(args: argparse.Namespace) -> int:
                         ("report data", out / "report.json"), ("plot", out / "report.png"), ("video", video)):
         print(f"  {label:15s} {path}{'' if path.exists() else '  (missing!)'}")
     return 0
+
+
+def _print_survival(report: Path) -> None:
+    """One line per policy: control steps it stayed up from frame 0 against the clip's (report.json)."""
+    import json
+
+    if not report.is_file():
+        return
+    clips = json.loads(report.read_text()).get("clips", [])
+    length = {c["clip"]: c["frames"] for c in clips if c.get("setting") == "reference"}
+    print()
+    for c in (c for c in clips if c.get("setting") != "reference"):
+        total = max(1, int(length.get(c["clip"], c["frames"] + 1)) - 1)
+        print(f"[demo] {c['setting']}: stayed up {c['frames']} of {total} control steps "
+              f"({100.0 * c['frames'] / total:.0f}% of the clip){'' if c.get('reached_end') else ', then ended'}")
+    print("[demo] these are seconds-long trainings; for a policy that tracks a whole clip, train "
+          "`hoi-sim train train=cpu_track motions=CLIP` (docs/training.md)")

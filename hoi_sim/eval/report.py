@@ -192,7 +192,33 @@ def to_markdown(rows: list[ReportRow], results: list[ClipResult] | None = None, 
                      _fmt(r.values["contact_sum_m2"], "contact_sum_m2")]
             cells += [_fmt(policy.get((r.subset, r.clip, s), float("nan")), "contact_mm") for s in settings]
             lines.append("| " + " | ".join(cells) + " |")
+    lines += _survival_lines(results or [])
     return "\n".join(lines) + "\n"
+
+
+def _survival_lines(results: list[ClipResult]) -> list[str]:
+    """Markdown: how long each policy stayed up (control steps reached from frame 0) against its clip's length."""
+    length = {(c.subset, c.clip): c.frames for c in results if c.setting == REFERENCE}
+    pol = [c for c in results if c.setting != REFERENCE]
+    if not pol:
+        return []
+    out = ["", "## How long the policies stayed up", "",
+           "Deterministic rollout from frame 0; a rollout ends at a termination or at the clip's last frame.", "",
+           "| setting | checkpoint | clip | steps reached | clip steps | fraction | reached the end |",
+           "|---|---|---|---|---|---|---|"]
+    for c in pol:
+        total = length.get((c.subset, c.clip))
+        steps = "–" if total is None else str(total - 1)
+        frac = "–" if not total or total < 2 else f"{100.0 * c.frames / (total - 1):.0f}%"
+        ck = c.checkpoint if len(c.checkpoint) <= 40 else "…" + c.checkpoint[-39:]
+        out.append(f"| {SETTING_LABELS.get(c.setting, c.setting)} | {ck} | {c.clip} | {c.frames} | {steps} | "
+                   f"{frac} | {'yes' if c.reached_end else 'no'} |")
+    if not all(c.reached_end for c in pol):
+        out += ["", "A policy that falls or loses the object before the end needs more training: "
+                "`hoi-sim train train=cpu_track motions=CLIP` is the CPU preset that learns to track a whole clip "
+                "(residual actions, PSI, early termination; docs/training.md), and `hoi-sim bench imitation CLIP "
+                "--minutes M` trains, evaluates and plots it in one command."]
+    return out
 
 
 def to_csv(rows: list[ReportRow]) -> str:
