@@ -53,15 +53,29 @@ def _npz_kind(path: Path) -> str | None:
         return None
 
 
+def ground_for_output(motion, args: argparse.Namespace) -> tuple[object, str]:
+    """``motion`` prepared as at load (``motions.grounding.prepare_reference``: grounding unless ``--no-ground``,
+    the penetration fix unless ``--no-fix-penetration``), and the summary text of what each step did."""
+    from hoi_sim.motions.grounding import prepare_reference
+
+    ground = not getattr(args, "no_ground", False)
+    fix = not getattr(args, "no_fix_penetration", False)
+    motion, lines = prepare_reference(motion, ground=ground, fix_penetration=fix)
+    if not ground:
+        lines.insert(0, "not grounded (--no-ground)")
+    return motion, "; ".join(lines) if lines else "as read (--no-ground --no-fix-penetration)"
+
+
 def _pt_to_npz(src: Path, dst: Path, args: argparse.Namespace) -> str:
     from hoi_sim.motions import from_intermimic, save_motion
 
     m = from_intermimic(src, args.objects, drop_frames=args.drop_frames or (),
                         recompute_positions=args.recompute_positions)
+    m, ground_text = ground_for_output(m, args)
     save_motion(m, dst)
     sk = m.meta["skeleton"]
     return (f"{m.num_frames} frames, {len(m.ig_body)} graph edges, FK error {1000 * sk['fk_max_pos_err_m']:.4f} mm / "
-            f"{sk['fk_max_rot_err_rad']:.1e} rad")
+            f"{sk['fk_max_rot_err_rad']:.1e} rad; {ground_text}")
 
 
 def _npz_to_pt(src: Path, dst: Path, args: argparse.Namespace) -> str:
@@ -114,6 +128,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--action", default=None, help="action label stored in retargeted solver outputs' meta")
     p.add_argument("--no-ground-align", action="store_true",
                    help="solver outputs: keep the world height (default: lowest foot point at z = 0)")
+    p.add_argument("--no-ground", action="store_true",
+                   help="imports (.pt, solver outputs): keep the clip's height (default: stance feet on the floor, "
+                        "human and object moved together; one line per clip says what it did). Exports to .pt "
+                        "write the motion as it is")
+    p.add_argument("--no-fix-penetration", action="store_true",
+                   help="imports: keep object-floor and hand-object penetrations (default: object lifted out of the "
+                        "floor, hands following it, hands and fingers moved out of the object)")
     p.set_defaults(func=run)
 
 

@@ -9,7 +9,13 @@ Modes:
   from the object, frames where both feet float more than 2 cm above the ground.
 - ``both``: the two in turn.
 Every clip also gets ``reset_error_mm``: the largest body distance between simulator and reference right after
-the reset at frame 0 (the humanoid is built on the clip's own skeleton, so it should be ≤ 1 mm).
+the reset at frame 0 (the humanoid is built on the clip's own skeleton, so it should be ≤ 1 mm); PD replay adds
+``reset_drop_mm``: how far the simulated root falls below the reference root within ``DROP_WINDOW_S`` of that reset.
+
+Clips are prepared at load as for training (``motions.grounding.prepare_reference``): grounded (stance feet on the
+floor, human and object moved together) unless ``--no-ground``, then the object is taken out of the floor and hands
+out of the object (``motions.penetration``) unless ``--no-fix-penetration``; one line per step and clip says what
+it did, and the JSON rows carry ``ground_dz_mm``, ``stance_foot_median_mm`` and ``hand_penetration_mm``.
 
 Inputs: HOIMotion ``.npz`` files or InterMimic ``.pt`` clips (``--objects`` names the folder of ``<object>.obj``);
 folders are expanded to the ``.npz``/``.pt`` files they hold. Object hulls come from the coacd cache
@@ -37,6 +43,9 @@ CONTACT_APART = 0.02
 """An annotated contact is "apart" when body and object are further than this (m)."""
 FOOT_FLOAT = 0.02
 """A frame "floats" when the lowest foot geom is further than this (m) above the ground."""
+DROP_WINDOW_S = 0.1
+"""Seconds after the reset over which ``reset_drop_mm`` is measured (3 control steps; a humanoid whose feet float 55 mm
+above the floor falls 49 mm in that time, one standing on the floor sinks ~3 mm into its soft contacts)."""
 MM = 1000.0
 COLLISION_MODES = ("coacd", "convex_hull")
 
@@ -53,6 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-seconds", type=float, default=None, help="replay at most this long per clip")
     p.add_argument("--collision", choices=COLLISION_MODES, default="coacd",
                    help="object collision shape: coacd hulls (Table 7, cached) or one convex hull (instant)")
+    p.add_argument("--no-ground", action="store_true",
+                   help="keep the clip's height (default: stance feet on the floor, human and object together)")
+    p.add_argument("--no-fix-penetration", action="store_true",
+                   help="keep object-floor and hand-object penetrations (default: object lifted out of the floor, "
+                        "hands following it, hands and fingers moved out of the object)")
     p.set_defaults(func=run)
 
 
@@ -72,13 +86,14 @@ def _expand(paths: list[str]) -> list[Path]:
     return out
 
 
-def load_clip(path: Path, objects_dir: str | None = None):
-    """A ``HOIMotion`` from a ``.npz`` file or an InterMimic ``.pt`` clip."""
+def load_clip(path: Path, objects_dir: str | None = None, ground: bool = True, fix_penetration: bool = True):
+    """A ``HOIMotion`` from a ``.npz`` file or an InterMimic ``.pt`` clip, prepared as for training (grounding and
+    the penetration fix, each unless switched off; reports in ``meta["provenance"]``)."""
     from hoi_sim.motions import from_intermimic, load_motion
+    from hoi_sim.motions.grounding import prepare_reference
 
-    if path.suffix == ".pt":
-        return from_intermimic(path, objects_dir)
-    return load_motion(path)
+    motion = from_intermimic(path, objects_dir) if path.suffix == ".pt" else load_motion(path)
+    return prepare_reference(motion, ground=ground, fix_penetration=fix_penetration)[0]
 
 
 def _wrap(a: np.ndarray) -> np.ndarray:
@@ -128,11 +143,12 @@ def object_hulls(motion, cfg, collision: str = "coacd") -> list:
 
 
 def _backend(motion, cfg, collision: str = "coacd"):
+    from hoi_sim.motions.object_kind import object_motion_kind
     from hoi_sim.sim.mujoco import MujocoBackend
 
     hulls = object_hulls(motion, cfg, collision)
     return MujocoBackend(1, offsets=motion.skeleton_offsets, hulls=hulls, cfg=cfg, nthread=1, log_mapping=False,
-                         motion_mass_mode=str(motion.meta.get("mass_mode", "dynamic")))
+                         motion_mass_mode=object_motion_kind(motion))
 
 
 def _reset_error_mm(sim, motion, t: float = 0.0, frame: int = 0) -> float:
@@ -213,11 +229,14 @@ def replay_pd(motion, cfg, max_seconds: float | None = None, collision: str = "c
     reset_err = _reset_error_mm(sim, motion)
     sim_pos, ref_pos, sim_obj, ref_obj = [], [], [], []
     survived = 0
+    drop = 0.0
     for k in range(1, steps + 1):
         ref = reference_state(motion, k * dt)
         sim.set_pd_targets(ref.dof_pos)
         sim.step()
         st = sim.state()
+        if k * dt <= DROP_WINDOW_S + 1e-9:
+            drop = max(drop, float(ref.root_pos[0, 2] - st.root_pos[0, 2]))
         if bool(st.bad[0]) or float(st.root_pos[0, 2]) < FALL_HEIGHT:
             break
         survived = k
@@ -229,7 +248,7 @@ def replay_pd(motion, cfg, max_seconds: float | None = None, collision: str = "c
         sim_obj.append((st.obj_pos[0].double().numpy(), st.obj_quat[0].double().numpy()))
         ref_obj.append((ref.obj_pos[0].double().numpy(), ref.obj_quat[0].double().numpy()))
     sim.close()
-    row = {"reset_error_mm": reset_err, "pd_steps": steps, "frames_survived": survived,
+    row = {"reset_error_mm": reset_err, "reset_drop_mm": drop * MM, "pd_steps": steps, "frames_survived": survived,
            "seconds_survived": survived * dt, "survived_all": survived == steps,
            "mpjpe_mm": None, "mpjpe22_mm": None, "object_error_mm": None}
     if survived:
@@ -252,14 +271,16 @@ def _fmt(v: object) -> str:
 
 
 COLUMNS = {
-    "pd": ("clip", "reset_error_mm", "frames_survived", "pd_steps", "seconds_survived", "mpjpe_mm", "mpjpe22_mm",
-           "object_error_mm"),
+    "pd": ("clip", "reset_error_mm", "reset_drop_mm", "frames_survived", "pd_steps", "seconds_survived", "mpjpe_mm",
+           "mpjpe22_mm", "object_error_mm"),
     "kinematic": ("clip", "reset_error_mm", "max_obj_penetration_mm", "max_ground_penetration_mm",
                   "frames_contact_apart", "frames_foot_floating", "max_foot_float_mm", "kin_frames"),
 }
 
 
 def run(args: argparse.Namespace) -> int:
+    from hoi_sim.motions import penetration
+    from hoi_sim.motions.grounding import reference_lines, report_of
     from hoi_sim.sim.config import SimConfig
 
     paths = _expand(args.motions)
@@ -270,8 +291,16 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict] = []
     for i, path in enumerate(paths):
         t0 = time.perf_counter()
-        motion = load_clip(path, args.objects)
+        motion = load_clip(path, args.objects, ground=not args.no_ground, fix_penetration=not args.no_fix_penetration)
         row: dict = {"clip": motion.name, "frames": motion.num_frames, "fps": motion.fps}
+        for line in reference_lines(motion):
+            print(f"{motion.name}: {line}", flush=True)
+        grounding, pen = report_of(motion), penetration.report_of(motion)
+        if grounding is not None:
+            row["ground_dz_mm"] = grounding.dz_m * MM
+            row["stance_foot_median_mm"] = grounding.median_after_m * MM
+        if pen is not None:
+            row["hand_penetration_mm"] = [pen.hand_max_before_m * MM, pen.hand_max_after_m * MM]
         if "kinematic" in modes:
             row.update(replay_kinematic(motion, cfg, args.max_seconds, args.collision))
         if "pd" in modes:

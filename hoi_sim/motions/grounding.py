@@ -2,9 +2,9 @@
 
 Clips made from SMPL-X place the SMPL-X sole on the floor, but the simulated humanoid's feet are boxes on the
 ankle and toe bodies that sit higher (or lower) than that sole: a reference state then starts with the feet in the
-air and the humanoid drops at every reset. ``ground_motion`` moves the whole clip (humanoid and object together,
-one constant vertical shift ``dz``) so that the feet of the humanoid built on the clip's own skeleton touch the
-floor when they stand on it:
+air and the humanoid drops at every reset. ``ground_motion`` moves the whole clip up or down (humanoid and object
+together: one constant shift ``dz`` plus a small smooth per-frame correction) so that the feet of the humanoid
+built on the clip's own skeleton touch the floor when they stand on it:
 
 1. **Foot heights.** Per frame and per side (left = L_Ankle + L_Toe, right = R_Ankle + R_Toe), the lowest world z
    of the side's collision geoms (:func:`foot_heights`), with the geoms the MuJoCo builder puts on this skeleton
@@ -18,9 +18,17 @@ floor when they stand on it:
    stance heights is more than ``floor_tol_m`` below the floor, the clip is raised until it is not, but never so
    much that the median stance height exceeds ``median_cap_m``. With fewer than ``min_stance_frames`` stance
    samples the rule falls back to the clip's ``low_percentile`` foot height.
-4. **Apply.** ``dz`` is added to ``root_pos``, ``body_pos`` and ``obj_pos`` z (every velocity, rotation, contact
-   label and the interaction graph are frame-local or shift-invariant and stay as they are), so the human–object
-   relative pose is exact. The report goes into ``meta["provenance"]["grounding"]``.
+4. **Per-frame contact** (``per_frame``, on by default). After the constant shift a stance frame's feet are still
+   a few mm above or below the floor (the humanoid's rigid boxes rest on their lowest corner while the SMPL-X
+   sole rolls; the two feet differ by ~10 mm), so a reset at that frame would still drop or push the humanoid.
+   A per-frame correction r(t) = −(lowest stance foot after the shift) puts the lowest stance foot of every stance
+   frame on the floor; frames without a stance foot (swing of both feet, a jump) interpolate r linearly between
+   their stance neighbours; r is clipped to ±``per_frame_max_m``, a 3-sample median over the stance frames drops
+   one-frame glitches, and a Gaussian of ``per_frame_sigma`` frames smooths it.
+5. **Apply.** ``dz`` (+ r(t)) is added to the z of ``root_pos``, ``body_pos`` and ``obj_pos`` on each frame, the
+   same for the humanoid and the object, so the human–object relative pose is exact; linear velocities get
+   d r/dt in z (the finite differences of ``motions.velocity``); rotations, angular velocities, contact labels
+   and the interaction graph are frame-local and stay. The report goes into ``meta["provenance"]["grounding"]``.
 
 The module is engine-free except for the geom table of ``humanoid.builder`` (imported on use; that module loads
 mujoco).
@@ -62,6 +70,12 @@ class GroundingConfig:
     """The floor rule never raises the median stance height above this (m)."""
     min_stance_frames: int = 3
     """Fewer stance samples than this (over both sides) → fall back to the ``low_percentile`` height."""
+    per_frame: bool = True
+    """Step 4: put the lowest stance foot of every stance frame on the floor (a smooth per-frame correction)."""
+    per_frame_max_m: float = 0.03
+    """Step 4: the per-frame correction is clipped to ± this (m)."""
+    per_frame_sigma: float = 1.0
+    """Step 4: Gaussian smoothing of the per-frame correction (frames; 0 = none)."""
 
     def __post_init__(self) -> None:
         if not (self.speed_m_s > 0 and self.band_m >= 0 and self.floor_tol_m >= 0 and self.median_cap_m >= 0):
@@ -75,12 +89,14 @@ class GroundingConfig:
 class GroundingReport:
     """What :func:`ground_motion` did to one clip. Heights in metres, above the floor (negative: below).
 
-    clip: motion name · frames: T · dz_m: the vertical shift applied (m) · rule: ``"stance median"``,
+    clip: motion name · frames: T · dz_m: the constant vertical shift (m) · rule: ``"stance median"``,
     ``"stance median + floor rule"`` or ``"lowest-frames fallback"`` · stance_frames: {side: stance frames} ·
-    median_before_m / median_after_m: median stance-foot height · max_before_m: highest stance-foot height ·
-    low_after_m: the ``floor_percentile`` of the stance heights after the shift · obj_low_before_m /
-    obj_low_after_m: the object's lowest point over the clip (None without object vertices) ·
-    extra: later steps (e.g. hand–object penetration) add their figures here.
+    median_before_m / median_after_m: median stance-foot height (both feet, all stance frames) before and after
+    grounding · max_before_m: highest stance-foot height · low_after_m: the ``floor_percentile`` of the stance
+    heights after · lowest_after_m: median over stance frames of the lowest stance foot after (what a reset
+    stands on) · per_frame_min_m / per_frame_max_m: range of the per-frame correction r(t) (0 when off) ·
+    obj_low_before_m / obj_low_after_m: the object's lowest point over the clip (None without object vertices) ·
+    extra: free-form figures.
     """
 
     clip: str
@@ -92,6 +108,9 @@ class GroundingReport:
     median_after_m: float
     max_before_m: float
     low_after_m: float
+    lowest_after_m: float = 0.0
+    per_frame_min_m: float = 0.0
+    per_frame_max_m: float = 0.0
     obj_low_before_m: float | None = None
     obj_low_after_m: float | None = None
     extra: dict = field(default_factory=dict)
@@ -109,6 +128,9 @@ class GroundingReport:
         st = "/".join(str(self.stance_frames.get(s, 0)) for s in SIDES)
         text = (f"grounding: dz {self.dz_m * MM:+.1f} mm ({self.rule}; stance frames L/R {st} of {self.frames}); "
                 f"median stance foot {self.median_before_m * MM:.1f} -> {self.median_after_m * MM:.1f} mm")
+        if self.per_frame_min_m or self.per_frame_max_m:
+            text += (f"; per-frame contact {self.per_frame_min_m * MM:+.1f}..{self.per_frame_max_m * MM:+.1f} mm, "
+                     f"lowest stance foot {self.lowest_after_m * MM:.1f} mm")
         if self.obj_low_after_m is not None:
             text += f"; object lowest point {self.obj_low_before_m * MM:.1f} -> {self.obj_low_after_m * MM:.1f} mm"
         for key, value in self.extra.items():
@@ -236,18 +258,48 @@ def object_lowest_z(motion: HOIMotion) -> np.ndarray | None:
     return z.min(axis=1) + np.asarray(motion.obj_pos, np.float64)[:, 2]
 
 
-def shift_motion(motion: HOIMotion, dz: float) -> HOIMotion:
-    """A copy of ``motion`` moved up by ``dz`` (m): root, bodies and object together (relative pose kept)."""
+def shift_motion(motion: HOIMotion, dz: float | np.ndarray) -> HOIMotion:
+    """A copy of ``motion`` moved up by ``dz`` (m; a number, or [T] per frame): root, bodies and object together
+    (relative pose kept). A per-frame shift adds its time derivative to the linear velocities' z."""
+    from hoi_sim.motions.velocity import _diff
+
     out = copy.copy(motion)
     out.meta = copy.deepcopy(motion.meta)
-    for name in ("root_pos", "obj_pos"):
+    dz_t = np.broadcast_to(np.asarray(dz, np.float64), (motion.num_frames,))
+    vz = _diff(dz_t[:, None], motion.fps, wrap=False)[:, 0] if np.ndim(dz) else np.zeros(motion.num_frames)
+    for name, vel in (("root_pos", "root_lin_vel"), ("obj_pos", "obj_lin_vel"), ("body_pos", "body_lin_vel")):
         a = np.array(getattr(motion, name), copy=True)
-        a[:, 2] = (a[:, 2].astype(np.float64) + dz).astype(a.dtype)
+        extra = (slice(None),) + (None,) * (a.ndim - 2)
+        a[..., 2] = (a[..., 2].astype(np.float64) + dz_t[extra]).astype(a.dtype)
         setattr(out, name, a)
-    bp = np.array(motion.body_pos, copy=True)
-    bp[..., 2] = (bp[..., 2].astype(np.float64) + dz).astype(bp.dtype)
-    out.body_pos = bp
+        if np.any(vz):
+            v = np.array(getattr(motion, vel), copy=True)
+            v[..., 2] = (v[..., 2].astype(np.float64) + vz[extra]).astype(v.dtype)
+            setattr(out, vel, v)
     return out
+
+
+def per_frame_correction(heights: np.ndarray, stance: np.ndarray, cfg: GroundingConfig | None = None) -> np.ndarray:
+    """Step 4 of the module docstring: r(t) [T] (m) that puts the lowest stance foot of each stance frame on the
+    floor, given foot heights [T, 2] (m, already shifted by the constant ``dz``) and the stance mask [T, 2]."""
+    cfg = cfg or GroundingConfig()
+    T = heights.shape[0]
+    have = stance.any(axis=1)
+    if not have.any():
+        return np.zeros(T)
+    low = np.where(stance, heights, np.inf).min(axis=1)
+    idx = np.nonzero(have)[0]
+    vals = np.clip(-low[idx], -cfg.per_frame_max_m, cfg.per_frame_max_m)
+    if cfg.per_frame_sigma > 0 and len(idx) > 2:
+        from scipy.ndimage import median_filter
+
+        vals = median_filter(vals, size=3, mode="nearest")  # a one-frame glitch among the stance frames is not followed
+    r = np.interp(np.arange(T), idx, vals)
+    if cfg.per_frame_sigma > 0 and T > 2:
+        from scipy.ndimage import gaussian_filter1d
+
+        r = gaussian_filter1d(r, cfg.per_frame_sigma, mode="nearest")
+    return r
 
 
 def ground_motion(motion: HOIMotion, cfg: GroundingConfig | None = None) -> tuple[HOIMotion, GroundingReport]:
@@ -275,14 +327,23 @@ def ground_motion(motion: HOIMotion, cfg: GroundingConfig | None = None) -> tupl
     if sh.size < cfg.min_stance_frames:  # fallback: report over the frames at or below the low reference
         sh = heights[heights <= np.percentile(heights, cfg.low_percentile)]
     obj_low = object_lowest_z(motion)
+    total = np.full(motion.num_frames, dz)
+    if cfg.per_frame and stance.sum() >= cfg.min_stance_frames:
+        total = total + per_frame_correction(heights + dz, stance, cfg)
+    after = heights + total[:, None]
+    sa = after[stance] if stance.sum() >= cfg.min_stance_frames else sh + dz
+    lowest = np.where(stance, after, np.inf).min(axis=1)
+    lowest = lowest[np.isfinite(lowest)]
     report = GroundingReport(
         clip=motion.name, frames=motion.num_frames, dz_m=dz, rule=rule,
         stance_frames={side: int(stance[:, s].sum()) for s, side in enumerate(SIDES)},
-        median_before_m=float(np.median(sh)), median_after_m=float(np.median(sh)) + dz,
-        max_before_m=float(sh.max()), low_after_m=float(np.percentile(sh, cfg.floor_percentile)) + dz,
+        median_before_m=float(np.median(sh)), median_after_m=float(np.median(sa)),
+        max_before_m=float(sh.max()), low_after_m=float(np.percentile(sa, cfg.floor_percentile)),
+        lowest_after_m=float(np.median(lowest)) if lowest.size else float(np.median(sa)),
+        per_frame_min_m=float((total - dz).min()), per_frame_max_m=float((total - dz).max()),
         obj_low_before_m=None if obj_low is None else float(obj_low.min()),
-        obj_low_after_m=None if obj_low is None else float(obj_low.min()) + dz)
-    out = shift_motion(motion, dz)
+        obj_low_after_m=None if obj_low is None else float((obj_low + total).min()))
+    out = shift_motion(motion, total if cfg.per_frame else dz)
     prov = dict(out.meta.get("provenance") or {})
     prov["grounding"] = {**report.as_dict(), "config": asdict(cfg)}
     out.meta["provenance"] = prov
@@ -296,3 +357,45 @@ def report_of(motion: HOIMotion) -> GroundingReport | None:
         return None
     names = {f.name for f in fields(GroundingReport)}
     return GroundingReport(**{k: v for k, v in stored.items() if k in names})
+
+
+def object_hulls_of(motion: HOIMotion) -> list:
+    """The object's convex parts as the simulator builds them by default (coacd, ``objects.hulls`` defaults:
+    Table 7's 64 hulls; cached on disk by mesh hash, ~30 s per new mesh)."""
+    from hoi_sim.objects.hulls import convex_hulls
+
+    return convex_hulls(motion.obj_vertices, motion.obj_faces, name=str(motion.meta.get("object_name", motion.name)))
+
+
+def prepare_reference(motion: HOIMotion, *, ground: bool = True, fix_penetration: bool = True,
+                      hulls: list | None = None, cfg: GroundingConfig | None = None,
+                      pen_cfg: object | None = None) -> tuple[HOIMotion, list[str]]:
+    """What clips go through at load: :func:`ground_motion`, then ``motions.penetration.resolve_penetration``
+    (object out of the floor, hands following it, hands and fingers out of the object).
+
+    Args:
+        motion: the clip as read. ground / fix_penetration: the two steps (each can be switched off).
+        hulls: the object's convex parts (default :func:`object_hulls_of`). cfg / pen_cfg: thresholds.
+
+    Returns:
+        The prepared clip and one line per step that ran (what it did).
+    """
+    lines: list[str] = []
+    if ground:
+        motion, report = ground_motion(motion, cfg)
+        lines.append(report.line())
+    if fix_penetration:
+        from hoi_sim.motions.penetration import resolve_penetration
+
+        motion, pen = resolve_penetration(motion, hulls if hulls is not None else object_hulls_of(motion),
+                                          pen_cfg)  # type: ignore[arg-type]
+        lines.append(pen.line())
+    return motion, lines
+
+
+def reference_lines(motion: HOIMotion) -> list[str]:
+    """The lines of what grounding and the penetration fix did to ``motion`` (from its provenance; [] if neither)."""
+    from hoi_sim.motions import penetration
+
+    reports = (report_of(motion), penetration.report_of(motion))
+    return [r.line() for r in reports if r is not None]

@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from hoi_sim.commands.convert import Converter, _npz_kind, register_converter
+from hoi_sim.commands.convert import Converter, _npz_kind, ground_for_output, register_converter
 from hoi_sim.errors import InputError
 
 
@@ -21,10 +21,11 @@ def _finish(seq, dst: Path, args: argparse.Namespace, name: str) -> str:
     if getattr(args, "action", None):
         meta["action"] = args.action
     motion = retarget_sequence(seq, cfg=cfg, meta=meta)
+    motion, ground_text = ground_for_output(motion, args)
     assert_valid(motion)
     save_motion(motion, dst)
     return (f"{motion.num_frames} frames, {int(motion.ig_body.shape[0])} graph edges, "
-            f"{int((motion.contact_label == 1).any(axis=0).sum())} bodies in contact")
+            f"{int((motion.contact_label == 1).any(axis=0).sum())} bodies in contact; {ground_text}")
 
 
 def _sequence_to_npz(src: Path, dst: Path, args: argparse.Namespace) -> str:

@@ -9,6 +9,7 @@ The resolved config is a plain dict with the groups ``sim`` (backend yaml: ``bac
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,11 +31,15 @@ CONFIG_NAME = "config.yaml"
 @dataclass
 class MotionsConfig:
     """Which clips: ``path`` (a motion file, folder or manifest), ``subset`` (an action label of a manifest),
-    ``objects_dir`` (meshes of InterMimic ``.pt`` clips; default: an ``objects`` folder beside them)."""
+    ``objects_dir`` (meshes of InterMimic ``.pt`` clips; default: an ``objects`` folder beside them), ``ground``
+    (put each clip's stance feet on the floor at load, ``motions.grounding``) and ``fix_penetration`` (then take
+    the object out of the floor and hands out of the object, ``motions.penetration``)."""
 
     path: str | None = None
     subset: str | None = None
     objects_dir: str | None = None
+    ground: bool = True
+    fix_penetration: bool = True
 
 
 @dataclass
@@ -82,7 +87,9 @@ def load_run_config(checkpoint: str | Path) -> dict[str, Any]:
 def clips_of(job: TrainJob) -> list[ClipEntry]:
     if not job.motions.path:
         raise InputError("no motions given: pass motions=PATH (a motion file, folder or manifest)")
-    return resolve_motions(job.motions.path, job.motions.subset)
+    clips = resolve_motions(job.motions.path, job.motions.subset)
+    return [dataclasses.replace(c, ground=bool(job.motions.ground), fix_penetration=bool(job.motions.fix_penetration))
+            for c in clips]
 
 
 def build_library(clips: list[ClipEntry], objects_dir: str | None, device: str) -> MotionLibrary:

@@ -40,12 +40,15 @@ MANIFEST_VERSION = 1
 
 @dataclass(frozen=True)
 class ClipEntry:
-    """One clip: its file and labels (None when unknown)."""
+    """One clip: its file and labels (None when unknown), and how ``load_clip`` prepares it by default (grounding
+    and the penetration fix, ``motions.grounding.prepare_reference``)."""
 
     path: Path
     action: str | None = None
     subject: str | None = None
     object: str | None = None
+    ground: bool = True
+    fix_penetration: bool = True
 
     @property
     def name(self) -> str:
@@ -145,15 +148,24 @@ def resolve_motions(path: str | os.PathLike, subset: str | None = None) -> list[
     return chosen
 
 
-def load_clip(entry: ClipEntry | str | os.PathLike, objects_dir: str | os.PathLike | None = None) -> HOIMotion:
+def load_clip(entry: ClipEntry | str | os.PathLike, objects_dir: str | os.PathLike | None = None, *,
+              ground: bool | None = None, fix_penetration: bool | None = None) -> HOIMotion:
     """Read one clip as a ``HOIMotion``; manifest labels fill in a missing ``action``/``subject`` in its meta.
 
     ``.pt`` files are converted with ``from_intermimic`` (frame 0 dropped when it is the all-zero frame that
     OMOMO_retarget files carry); ``objects_dir`` holds their meshes (default: an ``objects`` folder nearby).
+    ``ground``: put the clip's stance feet on the floor (``motions.grounding.ground_motion``); ``fix_penetration``:
+    then lift the object out of the floor, let touching hands follow it and move hands and fingers out of the
+    object (``motions.penetration``; needs the object's coacd hulls, cached). What each did is in
+    ``meta["provenance"]["grounding"]`` / ``["penetration"]``. None = the entry's setting (on unless a job's
+    ``motions.ground`` / ``motions.fix_penetration`` turned it off).
     """
     from hoi_sim.motions import from_intermimic, load_motion
+    from hoi_sim.motions.grounding import prepare_reference
 
     entry = entry if isinstance(entry, ClipEntry) else _entry_from_file(Path(entry))
+    ground = entry.ground if ground is None else ground
+    fix_penetration = entry.fix_penetration if fix_penetration is None else fix_penetration
     if entry.path.suffix == ".npz":
         motion = load_motion(entry.path)
     else:
@@ -166,4 +178,5 @@ def load_clip(entry: ClipEntry | str | os.PathLike, objects_dir: str | os.PathLi
     for key, value in (("action", entry.action), ("subject", entry.subject)):
         if value and not motion.meta.get(key):
             motion.meta[key] = value
+    motion, _ = prepare_reference(motion, ground=ground, fix_penetration=fix_penetration)
     return motion

@@ -25,7 +25,7 @@ def clip(omomo_dir, objects_dir):
 
 @pytest.fixture(scope="module")
 def motion(clip):
-    return load_clip(*clip)
+    return load_clip(*clip, fix_penetration=False)  # grounded; the penetration fix needs coacd hulls (slow once)
 
 
 @pytest.mark.shared_data
@@ -43,7 +43,7 @@ def test_replay_both_modes_json(clip, tmp_path, capsys) -> None:
     path, objects = clip
     out = tmp_path / "replay.json"
     rc = main(["replay", str(path), "--objects", str(objects), "--mode", "both", "--max-seconds", "1.0",
-               "--collision", "convex_hull", "--json", str(out)])
+               "--collision", "convex_hull", "--no-fix-penetration", "--json", str(out)])
     assert rc == 0
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 1
@@ -59,6 +59,9 @@ def test_replay_both_modes_json(clip, tmp_path, capsys) -> None:
     assert math.isfinite(r["object_error_mm"])
     text = capsys.readouterr().out
     assert "pd replay" in text and "kinematic replay" in text
+    assert "sub2_largetable_000: grounding: dz -" in text  # ~ -60 mm: what the rule did, one line per clip
+    assert abs(r["stance_foot_median_mm"]) <= 10.0 and r["ground_dz_mm"] < -40.0
+    assert 0.0 <= r["reset_drop_mm"] < 20.0  # ungrounded, the humanoid falls ~50 mm in the first 0.1 s
 
 
 def test_replay_missing_file_is_one_line_error(tmp_path, capsys) -> None:
@@ -74,7 +77,7 @@ def test_replay_npz_kinematic(motion, tmp_path) -> None:
     npz = save_motion(motion, tmp_path / "clip.npz")
     out = tmp_path / "k.json"
     rc = main(["replay", str(npz), "--mode", "kinematic", "--max-seconds", "0.3", "--collision", "convex_hull",
-               "--json", str(out)])
+               "--no-fix-penetration", "--json", str(out)])
     assert rc == 0
     r = json.loads(out.read_text())["rows"][0]
     assert r["reset_error_mm"] <= 1.0 and r["kin_frames"] == 10 and "frames_survived" not in r
