@@ -8,6 +8,7 @@ default: the first). Rendering is headless (MuJoCo's offscreen renderer with MUJ
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from hoi_sim.errors import InputError
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         from hoi_sim.eval.policy import load_policy
 
         policy = load_policy(args.checkpoint)
+        mc = policy.job.motions  # the clip as the policy's training prepared it
+        entry = dataclasses.replace(entry, ground=bool(mc.ground), fix_penetration=bool(mc.fix_penetration))
         print(f"[render] rolling out {policy.label} on {entry.name}", flush=True)
         rollout = rollout_policy(policy, [entry], EvalConfig(max_envs=1, max_steps=args.frames), args.objects)[0]
         end = "reached the clip end" if rollout.reached_end else "terminated"

@@ -9,6 +9,7 @@ per clip. Contact is measured at the body surface by default (``EvalConfig.form`
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass
@@ -86,7 +87,9 @@ def reference_metrics(motion, form: str = "surface") -> dict[str, float]:
 def clips_for(policy: Policy, motions: str | os.PathLike) -> tuple[str, list[ClipEntry]]:
     """(subset label, clips) a checkpoint is evaluated on: its training subset when ``motions`` labels it, else
     every clip of ``motions``."""
-    clips = list_clips(motions)
+    mc = policy.job.motions  # prepare the clips as the policy's training did (grounding, penetration fix)
+    clips = [dataclasses.replace(c, ground=bool(mc.ground), fix_penetration=bool(mc.fix_penetration))
+             for c in list_clips(motions)]
     sub = policy.job.motions.subset
     if sub and sub in subsets(clips):
         return sub, [c for c in clips if c.action == sub]
