@@ -1,100 +1,167 @@
-"""Env throughput, bare-stepping half: ``mujoco.rollout`` on the scene the env uses (humanoid + object + ground).
+"""Env throughput: ``HOIEnv.step`` against bare ``mujoco.rollout`` of the same scene, in the same process.
 
-Measures, for N envs (default 64) of one MjModel:
-- ``bare``: open-loop-per-control-step rollout, the state fed back each control step (8 physics steps, no Python
-  work between chunks beyond copying states) — the baseline the env is compared against;
-- ``backend``: ``MujocoBackend.step()`` + ``state()``, i.e. the rollout plus the per-env ``mj_forward`` that
-  refreshes bodies/contacts and the torch conversion;
-- ``single``: one MjData stepped with ``mj_step`` in Python (no threads), for scale.
-Figures are physics env-steps per second (N × physics steps / wall time) and control env-steps per second
-(÷ 8), and the same per CPU second of this process (all threads), which other load on the machine barely moves;
-rounds alternate the measurements and the best of each is kept.
-Env half: ``env`` = ``HOIEnv.step`` (reward, terminations, resets, 2 × 1599 observations) on the same backend
-object, as control env-steps/s; ``"ratio"`` = env ÷ bare control env-steps/s (target ≥ 0.75), ``"ratio_cpu"``
-the same per CPU second.
-Ends with one JSON line.
+The env is the one ``hoi-sim train train=PRESET`` builds (default preset ``cpu_track``, reward ``tr_lr_cr``, 64
+envs): composed with Hydra, on a real clip (default: the first ``*_largetable_*.pt`` of the shared OMOMO_new
+folder, ``$HOI_SIM_OMOMO``; the synthetic toy clip when that folder is missing). Measured, alternating in rounds
+so that load from other processes hits every figure alike (the best of each is kept, and each round's own ratio
+is kept too):
+- ``bare``: ``mujoco.rollout`` of the backend's ``model`` (the same scene and physics settings, N envs, one control
+  step = 8 physics steps per call, the state fed back), on as many threads as the backend — the baseline;
+- ``backend``: ``MujocoBackend.step()`` + ``state()`` (the physics, the post-step ``mj_forward``, contact forces and
+  the state tensors);
+- ``env``: ``HOIEnv.step`` (actions → PD targets, backend, reward, terminations, resets, observations) with
+  σ = 0.2 Gaussian actions around the reference (residual mode) or the current pose (absolute mode).
+Figures are control env-steps per second (N × steps / wall time) and per CPU second of this process (all threads).
+``"ratio"`` = env ÷ bare control env-steps/s in wall time (target ≥ 0.75); ``"ratio_paired_median"`` the median
+over rounds of the same ratio within one round. A last, separate pass times the parts of ``HOIEnv.step``
+(``"breakdown_ms"``, exclusive ms of wall time per control step) and splits its CPU time into the backend's
+multi-threaded calls and the serial rest; ``"ratio_quiet_estimate"`` = (bare CPU ms / threads) ÷ (threaded CPU ms
+/ threads + serial CPU ms), what the wall-time ratio becomes on a machine with nothing else running (the figure to
+read when the load average is above the thread count). ``--extras`` adds the backend without the contact offset
+and one ``MjData`` stepped with ``mj_step`` from Python. Ends with one JSON line.
 
-Usage: ``python benchmarks/env_throughput.py [--num-envs 64] [--steps 30] [--object box|largetable]``.
+Usage: ``python benchmarks/env_throughput.py [--num-envs 64] [--steps 20] [--rounds 5] [--preset cpu_track]
+[--reward tr_lr_cr] [--clip PATH] [--extras]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import statistics
+import tempfile
 import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import mujoco
 import mujoco.rollout
 import numpy as np
 import torch
 
-from hoi_sim.sim.config import SimConfig
-from hoi_sim.sim.mujoco import MujocoBackend
+ACTION_STD = 0.2
+"""σ of the benchmark's Gaussian actions (cpu_track's initial policy σ)."""
 
 
-def _hulls(name: str):
-    if name == "box":
-        return None
-    from hoi_sim.objects.hulls import convex_hulls
-    from hoi_sim.objects.mesh import find_mesh, load_mesh
-
-    root = os.environ.get("HOI_SIM_OBJECTS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
-                                                          "intermimic", "objects"))
-    mesh = load_mesh(find_mesh(root, name))
-    return convex_hulls(mesh.vertices.astype(np.float32), mesh.faces, name=name)
+def default_clip() -> Path | None:
+    """The first ``*_largetable_*.pt`` of the shared OMOMO_new folder, or None when it is not there."""
+    data = Path(os.environ.get("HOI_SIM_OMOMO", Path(__file__).resolve().parents[2] / "shared" / "data" /
+                               "intermimic" / "OMOMO_new"))
+    clips = sorted(data.glob("*_largetable_*.pt"))
+    return clips[0] if clips else None
 
 
-def _timed(fn, work: float) -> tuple[float, float]:
+def build_env(preset: str, reward: str, num_envs: int, clip: str | None, tmp: str) -> Any:
+    """``HOIEnv`` as ``hoi-sim train train=<preset>`` builds it, on ``clip`` (default :func:`default_clip`, else
+    the toy clip)."""
+    from hoi_sim.commands.eval import compose
+    from hoi_sim.envs.factory import make_env
+    from hoi_sim.train.job import build_library, clips_of, env_config, job_from_config
+
+    if clip is None:
+        found = default_clip()
+        if found is None:
+            from hoi_sim.envs.toy import toy_motion
+            from hoi_sim.motions import save_motion
+
+            found = save_motion(toy_motion(300), Path(tmp) / "toy.npz")
+        clip = str(found)
+    cfg = compose([f"motions={clip}", f"train={preset}", f"num_envs={num_envs}", f"reward={reward}",
+                   f"out={tmp}/run"])
+    job = job_from_config(cfg)
+    ecfg = env_config(job)
+    ecfg.backend_kwargs["log_mapping"] = False
+    env = make_env(ecfg, build_library(clips_of(job), job.motions.objects_dir, ecfg.device))
+    env.reset()
+    return env
+
+
+def _timed(fn: Callable[[], None], work: float) -> tuple[float, float]:
     """(work / wall seconds, work / CPU seconds of this process, all threads) of ``fn()``."""
     w0, c0 = time.perf_counter(), time.process_time()
     fn()
     return work / (time.perf_counter() - w0), work / max(time.process_time() - c0, 1e-9)
 
 
-def bare_rollout(sim: MujocoBackend, steps: int, nthread: int) -> tuple[float, float]:
-    """Physics env-steps per wall second and per CPU second of plain ``Rollout.rollout`` chunks of one control
-    step, state fed back."""
-    m, n, nstep = sim.model, sim.num_envs, sim.cfg.physics_steps_per_control
-    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
-    state = np.empty((n, mujoco.mj_stateSize(m, spec)))
-    for i, d in enumerate(sim.datas):
-        mujoco.mj_getState(m, d, state[i], spec)
-    ctrl = sim._ctrl[:, None, :].copy()
-    datas = [mujoco.MjData(m) for _ in range(nthread)]
-    with mujoco.rollout.Rollout(nthread=nthread) as r:
-        r.rollout(m, datas, state, ctrl, nstep=nstep)  # warm-up
+class Actions:
+    """The benchmark's actions: σ-Gaussian around the reference (residual mode) or the current pose (absolute)."""
+
+    def __init__(self, env: Any, seed: int = 0) -> None:
+        self.env = env
+        self.gen = torch.Generator().manual_seed(seed)
+        self.residual = getattr(getattr(env.cfg, "action", None), "mode", "absolute") == "residual"
+
+    def __call__(self) -> torch.Tensor:
+        env = self.env
+        noise = ACTION_STD * torch.randn(env.num_envs, env.num_actions, generator=self.gen)
+        if self.residual or env.num_actions != env.state.dof_pos.shape[1]:
+            return noise
+        return (env.state.dof_pos - env.action_offset) / env.action_scale + noise
+
+
+def env_steps(env: Any, actions: Actions, steps: int) -> tuple[float, float]:
+    """Control env-steps per wall / CPU second of ``HOIEnv.step`` (resets and observations included)."""
+    acts = [actions() for _ in range(steps)]  # drawn outside the timed part
+
+    def run() -> None:
+        for a in acts:
+            env.step(a)
+
+    return _timed(run, env.num_envs * steps)
+
+
+class Bare:
+    """``mujoco.rollout`` of the backend's model from the backend's current states: one call per control step
+    (``physics_steps_per_control`` physics steps), the final state fed back, PD targets held."""
+
+    def __init__(self, sim: Any, nthread: int) -> None:
+        m, n = sim.model, sim.num_envs
+        spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+        self.model, self.nstep = m, sim.cfg.physics_steps_per_control
+        self.state = np.empty((n, mujoco.mj_stateSize(m, spec)))
+        for i, d in enumerate(sim.datas):
+            mujoco.mj_getState(m, d, self.state[i], spec)
+        self.ctrl = np.stack([d.ctrl for d in sim.datas])[:, None, :]
+        self.datas = [mujoco.MjData(m) for _ in range(nthread)]
+        self.rollout = mujoco.rollout.Rollout(nthread=nthread)
+        self.rollout.rollout(m, self.datas, self.state, self.ctrl, nstep=self.nstep)  # warm-up
+
+    def steps(self, steps: int) -> tuple[float, float]:
+        """Control env-steps per wall / CPU second of ``steps`` rollout calls."""
 
         def run() -> None:
-            nonlocal state
             for _ in range(steps):
-                out, _ = r.rollout(m, datas, state, ctrl, nstep=nstep)
-                state = out[:, -1].copy()
+                out, _ = self.rollout.rollout(self.model, self.datas, self.state, self.ctrl, nstep=self.nstep)
+                self.state = out[:, -1].copy()
 
-        return _timed(run, n * nstep * steps)
+        return _timed(run, len(self.state) * steps)
+
+    def close(self) -> None:
+        self.rollout.close()
 
 
-def backend_steps(sim: MujocoBackend, steps: int) -> tuple[float, float]:
-    """Physics env-steps per wall / CPU second of ``MujocoBackend.step()`` + ``state()``."""
+def backend_steps(sim: Any, steps: int) -> tuple[float, float]:
+    """Control env-steps per wall / CPU second of ``step()`` + ``state()`` (PD targets: the current pose)."""
     targets = sim.state().dof_pos
     sim.set_pd_targets(targets)
-    sim.step()
 
     def run() -> None:
         for _ in range(steps):
-            sim.set_pd_targets(targets)
             sim.step()
             sim.state()
 
-    return _timed(run, sim.num_envs * sim.cfg.physics_steps_per_control * steps)
+    return _timed(run, sim.num_envs * steps)
 
 
-def single(sim: MujocoBackend, steps: int) -> tuple[float, float]:
-    """Steps per wall / CPU second of one MjData stepped with ``mj_step`` from Python."""
-    m = sim.model
-    d = mujoco.MjData(m)
-    d.qpos[:] = sim.datas[0].qpos
-    d.ctrl[:] = sim.datas[0].ctrl
+def single(sim: Any, steps: int) -> tuple[float, float]:
+    """Physics steps per wall / CPU second of one MjData stepped with ``mj_step`` from Python."""
+    m, d = sim.model, mujoco.MjData(sim.model)
+    src = sim.datas[0]
+    d.qpos[:], d.ctrl[:] = src.qpos, src.ctrl
     n = steps * sim.cfg.physics_steps_per_control
 
     def run() -> None:
@@ -104,112 +171,202 @@ def single(sim: MujocoBackend, steps: int) -> tuple[float, float]:
     return _timed(run, n)
 
 
-# ---------------------------------------------------------------------------------------------- env half
-def _env_library(object_name: str):
-    """A MotionLibrary for the env: the toy clip for ``box``, else the first OMOMO_new clip of that object."""
-    from hoi_sim.envs.toy import toy_motion
-    from hoi_sim.motions.library import MotionLibrary
+# ---------------------------------------------------------------------------------------------- breakdown
+class _Clock:
+    """Accumulates exclusive wall time per label of wrapped callables: a wrapped call inside another one counts
+    for its own label only."""
 
-    if object_name == "box":
-        return MotionLibrary([toy_motion(300)])
-    from pathlib import Path
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = defaultdict(float)
+        self._stack: list[list[float]] = []  # [start, time spent in wrapped callees] per open call
 
-    from hoi_sim.motions.intermimic import from_intermimic
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        """Time ``owner.name`` under ``label`` (skipped when ``owner`` has no such attribute)."""
+        fn = getattr(owner, name, None) if owner is not None else None
+        if fn is None:
+            return
 
-    data = Path(os.environ.get("HOI_SIM_OMOMO", Path(__file__).resolve().parents[2] / "shared" / "data" /
-                               "intermimic" / "OMOMO_new"))
-    clip = sorted(data.glob(f"*_{object_name}_*.pt"))[0]
-    objects = os.environ.get("HOI_SIM_OBJECTS", str(data.parent / "objects"))
-    return MotionLibrary([from_intermimic(clip, objects)])
+        @functools.wraps(fn)
+        def timed(*a: Any, **k: Any) -> Any:
+            frame = [time.perf_counter(), 0.0]
+            self._stack.append(frame)
+            try:
+                return fn(*a, **k)
+            finally:
+                self._stack.pop()
+                elapsed = time.perf_counter() - frame[0]
+                self.ms[label] += 1000 * (elapsed - frame[1])
+                if self._stack:
+                    self._stack[-1][1] += elapsed
+
+        setattr(owner, name, timed)
 
 
-def make_env(sim: MujocoBackend, object_name: str, reward: str):
-    """``HOIEnv`` on the benchmark's own backend (the same MjModel as ``bare``), hybrid starts, all terminations."""
-    from hoi_sim.envs import EnvCfg, HOIEnv
+class _TimedCall:
+    """A callable object whose calls are timed (``RewardSet`` is called through its class's ``__call__``)."""
 
-    cfg = EnvCfg(num_envs=sim.num_envs, backend="mujoco", reward=reward, state_init="hybrid", seed=0)
-    env = HOIEnv(cfg, _env_library(object_name), backend=sim)
-    env.reset()
-    return env
+    def __init__(self, inner: Any, clock: _Clock, label: str) -> None:
+        self._inner = inner
+        self._call = inner.__call__
+        clock.wrap(self, "_call", label)
+
+    def __call__(self, *a: Any, **k: Any) -> Any:
+        return self._call(*a, **k)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
-def env_steps(env, steps: int) -> tuple[float, float]:
-    """Control env-steps per wall / CPU second of ``HOIEnv.step`` (PD targets holding the current pose, so that
-    episodes run on; resets and observations included)."""
-    hold = (env.state.dof_pos - env.action_offset) / env.action_scale
-    env.step(hold)
+def _cpu_of(owner: Any, name: str, acc: list[float]) -> None:
+    """Add the CPU seconds of this process (all threads) spent inside ``owner.name`` calls to ``acc[0]``."""
+    fn = getattr(owner, name)
 
-    def run() -> None:
-        for _ in range(steps):
-            env.step(hold)
+    @functools.wraps(fn)
+    def counted(*a: Any, **k: Any) -> Any:
+        c = time.process_time()
+        try:
+            return fn(*a, **k)
+        finally:
+            acc[0] += time.process_time() - c
 
-    return _timed(run, env.num_envs * steps)
+    setattr(owner, name, counted)
+
+
+def breakdown(env: Any, actions: Actions, steps: int) -> tuple[dict[str, float], dict[str, float]]:
+    """ms of wall time per control step in each part of ``HOIEnv.step`` over ``steps`` steps (wrappers are
+    installed on this env's objects only, after the timed rounds), and CPU ms per control step of this process
+    inside the backend's multi-threaded calls (``parallel``) and outside them (``serial``, the main thread)."""
+    clock = _Clock()
+    sim = env.backend
+    parallel = [0.0]
+    for owner, name in ((getattr(sim, "_batch", None), "step"), (getattr(sim, "_batch", None), "forward"),
+                        (getattr(sim, "_rollout", None), "rollout")):
+        if owner is not None:
+            _cpu_of(owner, name, parallel)
+    if getattr(sim, "_batch", None) is not None:  # MujocoBackend on mujoco.batch
+        clock.wrap(sim._batch, "step", "backend: physics (Batch.step)")
+        clock.wrap(sim._batch, "forward", "backend: mj_forward + contact sensors (after steps and resets)")
+    if getattr(sim, "_rollout", None) is not None:  # the earlier MujocoBackend: rollout + a loop over MjData
+        clock.wrap(sim._rollout, "rollout", "backend: physics (mujoco.rollout)")
+        clock.wrap(mujoco, "mj_forward", "backend: mj_forward per env (after steps and resets)")
+        clock.wrap(sim, "_refresh", "backend: copy-back + contact decoding per env")
+    clock.wrap(sim, "step", "backend: step() rest")
+    clock.wrap(sim, "reset", "backend: reset() rest")
+    clock.wrap(sim, "state", "backend: state() tensors")
+    clock.wrap(env, "reset_envs", "env: resets (reference state init)")
+    clock.wrap(env, "observe", "observations")
+    clock.wrap(env, "_terminations", "terminations")
+    clock.wrap(env, "_bad", "bad-env check")
+    clock.wrap(env.lib, "state", "library: reference queries")
+    clock.wrap(env.lib, "dof_pos", "library: reference queries")
+    clock.wrap(getattr(env, "action_map", None), "targets", "actions → PD targets")
+    if hasattr(env, "reward_set"):
+        env.reward_set = _TimedCall(env.reward_set, clock, "reward")
+    acts = [actions() for _ in range(steps)]
+    t, c = time.perf_counter(), time.process_time()
+    for a in acts:
+        env.step(a)
+    total, cpu = 1000 * (time.perf_counter() - t), 1000 * (time.process_time() - c)
+    out = {k: v / steps for k, v in sorted(clock.ms.items(), key=lambda kv: -kv[1])}
+    out["env: other (HOIEnv.step glue, PSI, info)"] = (total - sum(clock.ms.values())) / steps
+    out["total"] = total / steps
+    return out, {"parallel": 1000 * parallel[0] / steps, "serial": (cpu - 1000 * parallel[0]) / steps}
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--num-envs", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=30, help="control steps timed")
-    ap.add_argument("--object", default="box", help="box (30 cm) or an object name under $HOI_SIM_OBJECTS")
-    ap.add_argument("--nthread", type=int, default=0, help="rollout threads (0: one per core)")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each figure is kept")
-    ap.add_argument("--reward", default="tr_lr_cr", help="reward set of the env half")
+    ap.add_argument("--steps", type=int, default=20, help="control steps per measurement")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds; the best of each figure is kept")
+    ap.add_argument("--preset", default="cpu_track", help="train preset (hoi_sim/cfg/train) the env is built from")
+    ap.add_argument("--reward", default="tr_lr_cr", help="reward set")
+    ap.add_argument("--clip", default=None, help="motion file (default: first OMOMO_new largetable clip, else toy)")
+    ap.add_argument("--extras", action="store_true", help="also: backend without contact offset, single mj_step")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    nthread = args.nthread or os.cpu_count() or 1
-    cfg = SimConfig.for_backend("mujoco")
-    sim = MujocoBackend(args.num_envs, hulls=_hulls(args.object), cfg=cfg, nthread=nthread, log_mapping=False)
-    res = {"benchmark": "env_throughput", "num_envs": args.num_envs, "object": args.object,
-           "nthread": nthread, "cpu_count": os.cpu_count(), "mujoco": mujoco.__version__,
-           "physics_steps_per_control": cfg.physics_steps_per_control, "ngeom": sim.model.ngeom}
-    no_gap = MujocoBackend(args.num_envs, hulls=_hulls(args.object), nthread=nthread, log_mapping=False,
-                           cfg=cfg.with_overrides(use_contact_offset=False))
-    # rounds alternate the measurements so that load from other processes hits them alike; best of each is kept
-    env = make_env(sim, args.object, args.reward)
-    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in ("bare", "backend", "no_gap", "single", "env")}
+    load0 = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="hoi_sim_bench_") as tmp:
+        env = build_env(args.preset, args.reward, args.num_envs, args.clip, tmp)
+    sim = env.backend
+    nthread = int(getattr(sim, "_nthread", 0)) or os.cpu_count() or 1
+    actions = Actions(env)
+    env.step(actions())  # warm-up
+    bare = Bare(sim, nthread)
+    k = sim.cfg.physics_steps_per_control
+    res: dict[str, Any] = {
+        "benchmark": "env_throughput", "num_envs": args.num_envs, "preset": args.preset, "reward": args.reward,
+        "clip": env.lib.names[0], "object": env.lib.object_names[0], "nthread": nthread,
+        "cpu_count": os.cpu_count(), "mujoco": mujoco.__version__, "physics_steps_per_control": k,
+        "ngeom": sim.model.ngeom, "use_contact_offset": bool(sim.cfg.use_contact_offset),
+        "action_mode": "residual" if actions.residual else "absolute"}
+    runs: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    paired: list[float] = []
+    no_gap = None
+    if args.extras:
+        from hoi_sim.sim.mujoco import MujocoBackend
+
+        no_gap = MujocoBackend(args.num_envs, offsets=env.lib.skeleton_offsets[0].numpy(),
+                               hulls=_object_hulls(env), nthread=nthread, log_mapping=False,
+                               cfg=sim.cfg.with_overrides(use_contact_offset=False),
+                               motion_mass_mode=env.lib.mass_modes[0])
     for _ in range(max(1, args.rounds)):
-        runs["env"].append(env_steps(env, args.steps))
-        runs["bare"].append(bare_rollout(sim, args.steps, nthread))
+        runs["env"].append(env_steps(env, actions, args.steps))
+        runs["bare"].append(bare.steps(args.steps))
+        paired.append(runs["env"][-1][0] / runs["bare"][-1][0])
         runs["backend"].append(backend_steps(sim, args.steps))
-        runs["no_gap"].append(backend_steps(no_gap, args.steps))
-        runs["single"].append(single(sim, args.steps))
-    names = {"bare": "bare_physics_env_steps", "backend": "backend_physics_env_steps",
-             "no_gap": "backend_no_contact_offset_physics_env_steps", "single": "single_env_steps"}
-    for key, name in names.items():
-        res[f"{name}_per_s"] = max(w for w, _ in runs[key])
-        res[f"{name}_per_cpu_s"] = max(c for _, c in runs[key])
-    res["load_average_1min"] = os.getloadavg()[0]
-    k = cfg.physics_steps_per_control
-    res["bare_control_env_steps_per_s"] = res["bare_physics_env_steps_per_s"] / k
-    res["backend_control_env_steps_per_s"] = res["backend_physics_env_steps_per_s"] / k
-    res["backend_vs_bare"] = res["backend_physics_env_steps_per_s"] / res["bare_physics_env_steps_per_s"]
-    res["backend_vs_bare_cpu"] = (res["backend_physics_env_steps_per_cpu_s"]
-                                  / res["bare_physics_env_steps_per_cpu_s"])
-    res["env_control_env_steps_per_s"] = max(w for w, _ in runs["env"])
-    res["env_control_env_steps_per_cpu_s"] = max(c for _, c in runs["env"])
-    res["env_reward"] = args.reward
-    res["ratio"] = res["env_control_env_steps_per_s"] / res["bare_control_env_steps_per_s"]
-    res["ratio_cpu"] = (res["env_control_env_steps_per_cpu_s"]
-                        / (res["bare_physics_env_steps_per_cpu_s"] / k))
-    print(f"scene: humanoid + {args.object} ({sim.model.ngeom} geoms), {args.num_envs} envs, {nthread} threads")
-    print(f"bare mujoco.rollout : {res['bare_physics_env_steps_per_s']:9.0f} physics env-steps/s "
-          f"({res['bare_control_env_steps_per_s']:.0f} control env-steps/s)")
-    print(f"MujocoBackend.step  : {res['backend_physics_env_steps_per_s']:9.0f} physics env-steps/s "
-          f"({res['backend_control_env_steps_per_s']:.0f} control env-steps/s, "
-          f"{100 * res['backend_vs_bare']:.0f}% of bare)")
-    print(f"  without contact offset (gap 0): {res['backend_no_contact_offset_physics_env_steps_per_s']:9.0f}")
-    print(f"single MjData mj_step: {res['single_env_steps_per_s']:9.0f} steps/s")
-    print("per CPU-second (robust to other load): bare {:.0f}, backend {:.0f} ({:.0f}%), no gap {:.0f}, single {:.0f};"
-          " load average {:.1f}".format(
-              res["bare_physics_env_steps_per_cpu_s"], res["backend_physics_env_steps_per_cpu_s"],
-              100 * res["backend_vs_bare_cpu"], res["backend_no_contact_offset_physics_env_steps_per_cpu_s"],
-              res["single_env_steps_per_cpu_s"], res["load_average_1min"]))
-    print(f"HOIEnv.step ({args.reward}): {res['env_control_env_steps_per_s']:9.0f} control env-steps/s "
-          f"(ratio to bare {res['ratio']:.2f}; per CPU-second {res['ratio_cpu']:.2f})")
-    sim.close()
-    no_gap.close()
+        env.step(actions())  # the env carries on from the backend's state (a control step it did not see)
+        if no_gap is not None:
+            runs["no_gap"].append(backend_steps(no_gap, args.steps))
+            runs["single"].append(single(sim, args.steps))
+    for key in runs:
+        res[f"{key}_control_env_steps_per_s" if key != "single" else "single_physics_steps_per_s"] = \
+            max(w for w, _ in runs[key])
+        res[f"{key}_control_env_steps_per_cpu_s" if key != "single" else "single_physics_steps_per_cpu_s"] = \
+            max(c for _, c in runs[key])
+    bare_w, bare_c = res["bare_control_env_steps_per_s"], res["bare_control_env_steps_per_cpu_s"]
+    res["backend_vs_bare"] = res["backend_control_env_steps_per_s"] / bare_w
+    res["ratio"] = res["env_control_env_steps_per_s"] / bare_w
+    res["ratio_paired_median"] = statistics.median(paired)
+    res["ratio_cpu"] = res["env_control_env_steps_per_cpu_s"] / bare_c
+    parts, cpu = breakdown(env, actions, args.steps)
+    res["breakdown_ms"] = {key: round(v, 2) for key, v in parts.items()}
+    res["bare_ms_per_control_step"] = 1000 * args.num_envs / bare_w
+    # quiet-machine estimate from CPU times: the threaded calls spread over nthread cores, the rest is serial
+    bare_cpu_ms = 1000 * args.num_envs / bare_c
+    res["env_cpu_ms_per_control_step"] = {k: round(v, 2) for k, v in cpu.items()}
+    res["bare_cpu_ms_per_control_step"] = round(bare_cpu_ms, 2)
+    res["ratio_quiet_estimate"] = (bare_cpu_ms / nthread) / (cpu["parallel"] / nthread + cpu["serial"])
+    res["load_average_1min"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
+    bare.close()
+    env.close()
+    print(f"env: preset {args.preset}, reward {args.reward}, clip {res['clip']} ({res['object']}, {sim.model.ngeom} "
+          f"geoms, contact offset {'on' if res['use_contact_offset'] else 'off'}), {args.num_envs} envs, "
+          f"{nthread} threads; load average {load0:.1f} → {os.getloadavg()[0]:.1f}")
+    print(f"bare mujoco.rollout  : {bare_w:8.0f} control env-steps/s ({res['bare_ms_per_control_step']:.1f} ms per "
+          "control step)")
+    print(f"MujocoBackend        : {res['backend_control_env_steps_per_s']:8.0f} ({100 * res['backend_vs_bare']:.0f}% "
+          "of bare)")
+    print(f"HOIEnv.step          : {res['env_control_env_steps_per_s']:8.0f} (ratio {res['ratio']:.2f}; paired "
+          f"median {res['ratio_paired_median']:.2f}; per CPU-second {res['ratio_cpu']:.2f})")
+    print(f"CPU ms per control step: bare {bare_cpu_ms:.1f}; env {cpu['parallel']:.1f} in threaded calls + "
+          f"{cpu['serial']:.1f} serial → quiet-machine estimate of the ratio {res['ratio_quiet_estimate']:.2f}")
+    if no_gap is not None:
+        print(f"  backend without contact offset: {res['no_gap_control_env_steps_per_s']:.0f}; single MjData "
+              f"mj_step: {res['single_physics_steps_per_s']:.0f} physics steps/s")
+    print("where an env step's wall time goes (ms per control step):")
+    for key, v in res["breakdown_ms"].items():
+        print(f"  {key:50s} {v:7.2f}")
     print(json.dumps(res))
     return res
+
+
+def _object_hulls(env: Any) -> list:
+    """The env's object hulls (coacd, cached), for the ``--extras`` backend."""
+    from hoi_sim.envs.factory import object_hulls
+
+    name = env.lib.object_names[0]
+    v, f = env.lib.object_meshes[name]
+    return object_hulls(v, f, "coacd", name)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,10 @@ def ig_encode(vec: torch.Tensor, scale: float = 5.0) -> torch.Tensor:
     return vec / d.clamp_min(1e-9) * torch.exp(-scale * d)
 
 
+NEAREST_CHUNK = 8
+"""Envs per chunk of the brute-force nearest-point search: a chunk's [8, 52, P] score table stays in cache."""
+
+
 def nearest_surface_vec(body_pos: torch.Tensor, obj_pos: torch.Tensor, obj_rot: torch.Tensor,
                         points_local: torch.Tensor) -> torch.Tensor:
     """Body − nearest object surface sample (brute force, as InterMimic), computed in the object frame.
@@ -56,9 +60,22 @@ def nearest_surface_vec(body_pos: torch.Tensor, obj_pos: torch.Tensor, obj_rot: 
         [N,52,3] world vectors.
     """
     local = (body_pos - obj_pos[:, None]) @ obj_rot  # Rᵀ(x − p) as row vectors
-    # argmin_j ‖x − p_j‖² = argmin_j (‖p_j‖² − 2 x·p_j): one batched matrix product, no square roots
-    score = torch.baddbmm((points_local ** 2).sum(-1)[:, None], local, points_local.transpose(-1, -2), alpha=-2.0)
-    idx = score.argmin(-1)
+    # argmin_j ‖x − p_j‖² = argmin_j (‖p_j‖² − 2 x·p_j): one batched matrix product, no square roots. Done a few
+    # envs at a time (each env's product is computed alone either way, so the scores are the same), and on the
+    # CPU numpy's argmin (same first-minimum rule as torch's) is several times faster than torch's. The envs of
+    # one backend usually share one cloud (one object): then ‖p_j‖² is computed once.
+    n = local.shape[0]
+    if n > 1 and torch.equal(points_local[1:], points_local[:1].expand(n - 1, -1, -1)):
+        sq = (points_local[:1] ** 2).sum(-1)[:, None].expand(n, 1, -1)
+    else:
+        sq = (points_local ** 2).sum(-1)[:, None]
+    pts_t = points_local.transpose(-1, -2)
+    idx = torch.empty(local.shape[:2], dtype=torch.long, device=local.device)
+    on_cpu = local.device.type == "cpu"
+    for s in range(0, n, NEAREST_CHUNK):
+        sl = slice(s, s + NEAREST_CHUNK)
+        score = torch.baddbmm(sq[sl], local[sl], pts_t[sl], alpha=-2.0)
+        idx[sl] = torch.from_numpy(score.numpy().argmin(-1)) if on_cpu else score.argmin(-1)
     near = torch.gather(points_local, 1, idx[..., None].expand(idx.shape + (3,)))
     return (local - near) @ obj_rot.transpose(-1, -2)
 
@@ -76,11 +93,14 @@ class TeacherObservation:
 
     def sim_part(self, sim, contact: torch.Tensor, sim_ig: torch.Tensor) -> dict[str, torch.Tensor]:
         """Rows that depend on the simulation only (shared by every horizon). contact [N,52] bool,
-        sim_ig [N,52,3] world body − nearest sim object point."""
+        sim_ig [N,52,3] world body − nearest sim object point. Keys starting with ``_`` are intermediate
+        sim-only values that :meth:`block` reuses."""
         n = sim.root_pos.shape[0]
         hm = rot.quat_to_matrix(rot.quat_conj(rot.heading_quat(sim.root_quat)))  # [N,3,3] world → heading
         body_r = rot.quat_to_matrix(sim.body_quat)  # [N,52,3,3]
         local_pos = _loc(hm, sim.body_pos - sim.root_pos[:, None])
+        ig_enc = ig_encode(_loc(hm, sim_ig))
+        nh, key = self.no_hand, self.key
         return {
             "hm": hm,
             "body_r": body_r,
@@ -90,40 +110,80 @@ class TeacherObservation:
             "body_lin_vel_local": _loc(hm, sim.body_lin_vel).reshape(n, -1),
             "body_ang_vel_local": _loc(hm, sim.body_ang_vel).reshape(n, -1),
             "contact": contact[:, self.contact].to(torch.float32),
-            "key_body_pos_local": local_pos[:, self.key].reshape(n, -1),
+            "key_body_pos_local": local_pos[:, key].reshape(n, -1),
             "obj_vel_local": torch.cat([_loc(hm, sim.obj_lin_vel), _loc(hm, sim.obj_ang_vel)], -1),
-            "ig_enc": ig_encode(_loc(hm, sim_ig)),
+            "ig_enc": ig_enc,
+            "ig": ig_enc.reshape(n, -1),
+            "_hm_t": hm.transpose(-1, -2),
+            "_body_r_nh": body_r[:, nh],
+            "_obj_r": rot.quat_to_matrix(sim.obj_quat),
+            "_key_pos": sim.body_pos[:, key],
+            "_key_lin_vel": sim.body_lin_vel[:, key],
+            "_ang_vel_nh": sim.body_ang_vel[:, nh],
+            "_ig_key": ig_enc[:, key],
         }
 
     def block(self, sim, ref, contact: torch.Tensor, part: dict[str, torch.Tensor]) -> torch.Tensor:
-        """One [N, 1599] block against the reference ``ref`` (a MotionState at the horizon's time)."""
+        """One [N, 1599] block against the reference ``ref`` (a MotionState at the horizon's time); ``part`` is
+        :meth:`sim_part` of the same ``sim`` and ``contact``."""
+        rows = {**part, **self._ref_rows(sim, ref, part)}
+        return torch.cat([rows[name] for name, _ in BLOCK_LAYOUT], dim=-1)
+
+    def blocks(self, sim, ref, contact: torch.Tensor, part: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Every horizon's block at once: ``ref`` holds H·N rows, horizon-major (row h·N + i is env i at horizon
+        h, as ``MotionLibrary.state(motion_ids.repeat(H), times)`` returns them). Returns [N, H·1599], the same
+        numbers as concatenating :meth:`block` over the horizons, with one pass of small tensor operations
+        instead of H."""
         n = sim.root_pos.shape[0]
-        hm = part["hm"]
+        h = ref.root_pos.shape[0] // n
+        if h * n != ref.root_pos.shape[0]:
+            raise ValueError(f"ref has {ref.root_pos.shape[0]} rows, not a multiple of {n} envs")
+
+        def rep(x: torch.Tensor) -> torch.Tensor:
+            return x.repeat((h,) + (1,) * (x.dim() - 1))
+
+        keys = ("hm", "_hm_t", "_body_r_nh", "_obj_r", "_key_pos", "_key_lin_vel", "_ang_vel_nh", "_ig_key",
+                "contact")
+        stacked = {k: rep(part[k]) for k in keys}
+        sim_h = _SimObject(rep(sim.root_pos), rep(sim.obj_pos), rep(sim.obj_lin_vel), rep(sim.obj_ang_vel))
+        ref_rows = self._ref_rows(sim_h, ref, stacked)
+        sim_rows = {name: part[name] for name, _ in BLOCK_LAYOUT if name not in ref_rows}
+        cols = [ref_rows[name].view(h, n, -1) if name in ref_rows else sim_rows[name].expand(h, n, -1)
+                for name, _ in BLOCK_LAYOUT]
+        return torch.cat(cols, dim=-1).transpose(0, 1).reshape(n, h * BLOCK_SIZE)
+
+    def _ref_rows(self, sim, ref, part: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The rows of a block that depend on the reference (``part``: the keys :meth:`blocks` stacks)."""
+        n = sim.root_pos.shape[0]
+        hm, hm_t = part["hm"], part["_hm_t"]
         nh, key = self.no_hand, self.key
         ref_r = rot.quat_to_matrix(ref.body_quat[:, nh])  # [N,22,3,3]
         # h⁻¹ ⊗ (q_ref⁻¹ ⊗ q_sim) ⊗ h as matrices: H · R_refᵀ · R_sim · Hᵀ
-        rot_err = hm[:, None] @ ref_r.transpose(-1, -2) @ part["body_r"][:, nh] @ hm.transpose(-1, -2)[:, None]
+        rot_err = hm[:, None] @ ref_r.transpose(-1, -2) @ part["_body_r_nh"] @ hm_t[:, None]
         lab = ref.contact_label[:, self.contact]
-        c = contact[:, self.contact].to(torch.float32)
-        obj_err = (hm @ rot.quat_to_matrix(ref.obj_quat).transpose(-1, -2) @ rot.quat_to_matrix(sim.obj_quat)
-                   @ hm.transpose(-1, -2))
+        obj_err = hm @ rot.quat_to_matrix(ref.obj_quat).transpose(-1, -2) @ part["_obj_r"] @ hm_t
         ref_hm = rot.quat_to_matrix(rot.quat_conj(rot.heading_quat(ref.root_quat)))
         ref_ig = ig_encode(_loc(ref_hm, ref.ig_vec[:, key]))
-        rows = {
-            **part,
-            "key_body_pos_error": _loc(hm, ref.body_pos[:, key] - sim.body_pos[:, key]).reshape(n, -1),
+        return {
+            "key_body_pos_error": _loc(hm, ref.body_pos[:, key] - part["_key_pos"]).reshape(n, -1),
             "rot_error": _tan(rot_err).reshape(n, -1),
-            "contact_label_error": lab * ((lab + 1.0) * 0.5 - c),
+            "contact_label_error": lab * ((lab + 1.0) * 0.5 - part["contact"]),
             "ref_rot_local": _tan(hm[:, None] @ ref_r).reshape(n, -1),
-            "key_body_lin_vel_error": _loc(hm, ref.body_lin_vel[:, key] - sim.body_lin_vel[:, key]).reshape(n, -1),
-            "ang_vel_error": _loc(hm, ref.body_ang_vel[:, nh] - sim.body_ang_vel[:, nh]).reshape(n, -1),
+            "key_body_lin_vel_error": _loc(hm, ref.body_lin_vel[:, key] - part["_key_lin_vel"]).reshape(n, -1),
+            "ang_vel_error": _loc(hm, ref.body_ang_vel[:, nh] - part["_ang_vel_nh"]).reshape(n, -1),
             "obj_error": torch.cat([_loc(hm, ref.obj_pos - sim.obj_pos), _tan(obj_err),
                                     _loc(hm, ref.obj_lin_vel - sim.obj_lin_vel),
                                     _loc(hm, ref.obj_ang_vel - sim.obj_ang_vel)], -1),
-            "ig": part["ig_enc"].reshape(n, -1),
-            "ig_error": (ref_ig - part["ig_enc"][:, key]).reshape(n, -1),
+            "ig_error": (ref_ig - part["_ig_key"]).reshape(n, -1),
         }
-        return torch.cat([rows[name] for name, _ in BLOCK_LAYOUT], dim=-1)
+
+
+class _SimObject:
+    """The simulation fields :meth:`TeacherObservation._ref_rows` reads (root and object), repeated per horizon."""
+
+    def __init__(self, root_pos: torch.Tensor, obj_pos: torch.Tensor, obj_lin_vel: torch.Tensor,
+                 obj_ang_vel: torch.Tensor) -> None:
+        self.root_pos, self.obj_pos, self.obj_lin_vel, self.obj_ang_vel = root_pos, obj_pos, obj_lin_vel, obj_ang_vel
 
 
 def _loc(hm: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mujoco
+import mujoco.rollout
 import numpy as np
 import pytest
 import torch
@@ -11,7 +12,7 @@ from hoi_sim.humanoid.kinematics import forward_kinematics
 from hoi_sim.objects.hulls import box_hull
 from hoi_sim.sim import ResetState, make_backend
 from hoi_sim.sim.config import SimConfig
-from hoi_sim.sim.mujoco import MujocoBackend, contact_world_forces
+from hoi_sim.sim.mujoco import MujocoBackend, contact_forces, contact_world_forces
 from hoi_sim.skeleton import BODY_INDEX, FEET, LEFT_HAND, NUM_DOFS, neutral_offsets
 
 CFG = SimConfig.for_backend("mujoco")
@@ -179,3 +180,90 @@ def test_bad_env_is_flagged_and_reset_alone() -> None:
     assert torch.equal(a.body_pos[0], r.body_pos[0]) and torch.isfinite(a.body_pos[1]).all()
     sim.close()
     ref.close()
+
+
+def _reference_step(sim: MujocoBackend, datas: list[mujoco.MjData], targets: np.ndarray) -> None:
+    """One control step of every env the plain way: ``mujoco.rollout`` from the env's physics state (warm-started
+    from its last forward's accelerations), the final state written back, then ``mj_forward`` started from the
+    previous forward's accelerations — the scheme ``MujocoBackend`` reproduces inside its batch."""
+    m, full = sim.model, mujoco.mjtState.mjSTATE_FULLPHYSICS
+    init = np.stack([np.empty(mujoco.mj_stateSize(m, full)) for _ in datas])
+    for i, d in enumerate(datas):
+        mujoco.mj_getState(m, d, init[i], full)
+        d.ctrl[sim.index.ctrl] = targets[i]
+    ctrl = np.stack([d.ctrl for d in datas])[:, None, :]
+    warm = np.stack([d.qacc_warmstart for d in datas])
+    with mujoco.rollout.Rollout(nthread=1) as r:
+        out, _ = r.rollout(m, [mujoco.MjData(m)], init, ctrl, nstep=sim.cfg.physics_steps_per_control,
+                           initial_warmstart=warm)
+    for i, d in enumerate(datas):
+        mujoco.mj_setState(m, d, out[i, -1], full)  # the warm start stays the previous forward's
+        mujoco.mj_forward(m, d)
+        d.qacc_warmstart[:] = d.qacc
+
+
+def test_batch_step_equals_rollout_then_forward() -> None:
+    """Bit for bit: the batch backend against rollout + per-env mj_forward, over steps with hand and ground
+    contacts; its sensor contact forces against decoding ``efc_force`` (``contact_forces``)."""
+    sim, s = _box_on_left_hand()
+    sim.reset(torch.arange(2), s)
+    ref = []
+    for d in sim.datas:  # the envs right after the reset, as MjData
+        c = mujoco.MjData(sim.model)
+        mujoco.mj_setState(sim.model, c, _full_state(sim.model, d), mujoco.mjtState.mjSTATE_INTEGRATION)
+        c.qacc_warmstart[:] = d.qacc_warmstart
+        mujoco.mj_forward(sim.model, c)
+        ref.append(c)
+    g = torch.Generator().manual_seed(3)
+    ix = sim.index
+    seen_obj = False
+    for _ in range(6):
+        targets = s.dof_pos + 0.05 * torch.randn(s.dof_pos.shape, generator=g)
+        sim.set_pd_targets(targets)
+        sim.step()
+        _reference_step(sim, ref, targets.double().numpy())
+        st = sim.state()
+        for i, d in enumerate(ref):
+            assert np.array_equal(st.dof_pos[i].numpy(), d.qpos[ix.dof_qpos].astype(np.float32))
+            assert np.array_equal(st.dof_vel[i].numpy(), d.qvel[ix.dof_qvel].astype(np.float32))
+            assert np.array_equal(st.body_pos[i].numpy(), d.xpos[ix.body_ids].astype(np.float32))
+            assert np.array_equal(st.obj_pos[i].numpy(), d.qpos[ix.obj_qpos:ix.obj_qpos + 3].astype(np.float32))
+            f_obj, f_any = contact_forces(sim.model, d, ix)
+            np.testing.assert_allclose(st.force_obj[i].numpy(), f_obj, rtol=1e-6, atol=1e-5)
+            np.testing.assert_allclose(st.force_any[i].numpy(), f_any, rtol=1e-6, atol=1e-5)
+            seen_obj |= bool(np.abs(f_obj).max() > 0.1)
+    assert seen_obj, "the box should press on the hand"
+    sim.close()
+
+
+def _full_state(m: mujoco.MjModel, d: mujoco.MjData) -> np.ndarray:
+    out = np.empty(mujoco.mj_stateSize(m, mujoco.mjtState.mjSTATE_INTEGRATION))
+    mujoco.mj_getState(m, d, out, mujoco.mjtState.mjSTATE_INTEGRATION)
+    return out
+
+
+def test_reset_with_repeated_and_unsorted_ids(sim: MujocoBackend) -> None:
+    """Envs given twice take their last state (as resetting them one after the other would); order is free."""
+    a, b = _random_pose(sim, 1, seed=4), _random_pose(sim, 1, seed=5)
+    both = ResetState(**{k: torch.cat([getattr(a, k), getattr(b, k), getattr(a, k)])
+                         for k in ResetState.__dataclass_fields__})
+    sim.reset(torch.tensor([2, 0, 0]), both)
+    st = sim.state()
+    torch.testing.assert_close(st.dof_pos[0], a.dof_pos[0])
+    torch.testing.assert_close(st.dof_pos[2], a.dof_pos[0])
+    sim.reset(torch.tensor([0]), b)
+    torch.testing.assert_close(sim.state().dof_pos[0], b.dof_pos[0])
+
+
+def test_datas_reflect_and_feed_the_batch(sim: MujocoBackend) -> None:
+    """``datas`` shows each env's state after a step; a state written into it is where the next step starts."""
+    sim.reset(torch.arange(3), sim.default_state(3))
+    sim.set_pd_targets(sim.state().dof_pos)
+    sim.step()
+    st = sim.state()
+    d = sim.datas[1]
+    assert np.array_equal(d.xpos[sim.index.body_ids].astype(np.float32), st.body_pos[1].numpy())
+    d.qpos[sim.index.obj_qpos + 2] += 0.5  # lift the object
+    z = float(d.qpos[sim.index.obj_qpos + 2])
+    sim.step()
+    assert float(sim.state().obj_pos[1, 2]) > z - 0.05  # it fell from there, not from the ground

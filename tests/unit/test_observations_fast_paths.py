@@ -1,0 +1,86 @@
+"""The fast paths of ``envs.observations`` give the same numbers, bit for bit, as the plain formulations:
+chunked nearest-sample search (numpy argmin, one cloud shared by all envs) and all horizons' blocks at once."""
+
+from __future__ import annotations
+
+import torch
+
+from hoi_sim import rotations as rot
+from hoi_sim import skeleton as sk
+from hoi_sim.envs.observations import BLOCK_SIZE, TeacherObservation, nearest_surface_vec
+from hoi_sim.motions.library import MotionState
+
+
+def _plain_nearest(body_pos: torch.Tensor, obj_pos: torch.Tensor, obj_rot: torch.Tensor,
+                   points_local: torch.Tensor) -> torch.Tensor:
+    """The one-shot formulation: one batched product over all envs, torch's argmin."""
+    local = (body_pos - obj_pos[:, None]) @ obj_rot
+    score = torch.baddbmm((points_local ** 2).sum(-1)[:, None], local, points_local.transpose(-1, -2), alpha=-2.0)
+    idx = score.argmin(-1)
+    near = torch.gather(points_local, 1, idx[..., None].expand(idx.shape + (3,)))
+    return (local - near) @ obj_rot.transpose(-1, -2)
+
+
+def _case(n: int, shared: bool, seed: int) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    cloud = torch.randn(1 if shared else n, 256, 3, generator=g) * torch.tensor([0.8, 0.4, 0.35])
+    pts = cloud.expand(n, -1, -1).contiguous() if shared else cloud
+    body = torch.randn(n, sk.NUM_BODIES, 3, generator=g) * 0.6 + torch.tensor([0.0, 0.0, 0.9])
+    obj_pos = torch.randn(n, 3, generator=g) * 0.1
+    obj_rot = rot.quat_to_matrix(torch.nn.functional.normalize(torch.randn(n, 4, generator=g), dim=-1))
+    return body, obj_pos, obj_rot, pts
+
+
+def test_nearest_surface_vec_equals_plain_search() -> None:
+    for n, shared in ((13, True), (13, False), (1, True), (24, True)):  # 13: a chunk of 8 and a partial one
+        for seed in range(5):
+            args = _case(n, shared, seed)
+            assert torch.equal(nearest_surface_vec(*args), _plain_nearest(*args)), (n, shared, seed)
+
+
+def test_nearest_surface_vec_keeps_nan_envs_apart() -> None:
+    body, obj_pos, obj_rot, pts = _case(10, True, 7)
+    body[3] = float("nan")
+    out = nearest_surface_vec(body, obj_pos, obj_rot, pts)
+    ok = torch.ones(10, dtype=torch.bool)
+    ok[3] = False
+    assert torch.equal(out[ok], _plain_nearest(body[ok], obj_pos[ok], obj_rot[ok], pts[ok]))
+    assert torch.isnan(out[3]).all()
+
+
+def _sim_and_refs(n: int, h: int, seed: int) -> tuple[object, MotionState]:
+    g = torch.Generator().manual_seed(seed)
+
+    def q(*shape: int) -> torch.Tensor:
+        return torch.nn.functional.normalize(torch.randn(*shape, 4, generator=g), dim=-1)
+
+    def r(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g)
+
+    class Sim:
+        root_pos, root_quat = r(n, 3), q(n)
+        body_pos, body_quat, body_lin_vel, body_ang_vel = r(n, 52, 3), q(n, 52), r(n, 52, 3), r(n, 52, 3)
+        obj_pos, obj_quat, obj_lin_vel, obj_ang_vel = r(n, 3), q(n), r(n, 3), r(n, 3)
+
+    m = h * n
+    ref = MotionState(root_pos=r(m, 3), root_quat=q(m), root_lin_vel=r(m, 3), root_ang_vel=r(m, 3),
+                      dof_pos=r(m, 153), dof_vel=r(m, 153), body_pos=r(m, 52, 3), body_quat=q(m, 52),
+                      body_lin_vel=r(m, 52, 3), body_ang_vel=r(m, 52, 3), obj_pos=r(m, 3), obj_quat=q(m),
+                      obj_lin_vel=r(m, 3), obj_ang_vel=r(m, 3),
+                      contact_label=torch.randint(-1, 2, (m, 52), generator=g).float(), ig_vec=r(m, 52, 3),
+                      ig_body=torch.zeros(m, 1, dtype=torch.long), ig_body_offset=r(m, 1, 3),
+                      ig_obj_point=r(m, 1, 3), ig_active=torch.ones(m, 1, dtype=torch.bool))
+    return Sim, ref
+
+
+def test_blocks_equal_concatenated_block() -> None:
+    ob = TeacherObservation(torch.device("cpu"))
+    n, h = 6, 2
+    sim, ref = _sim_and_refs(n, h, seed=1)
+    contact = torch.rand(n, 52, generator=torch.Generator().manual_seed(2)) > 0.5
+    part = ob.sim_part(sim, contact, torch.randn(n, 52, 3))
+    one = [ob.block(sim, MotionState(**{k: v[i * n:(i + 1) * n] for k, v in ref.__dict__.items()}), contact, part)
+           for i in range(h)]
+    out = ob.blocks(sim, ref, contact, part)
+    assert out.shape == (n, h * BLOCK_SIZE)
+    assert torch.equal(out, torch.cat(one, -1))
