@@ -5,8 +5,9 @@ envs): composed with Hydra, on a real clip (default: the first ``*_largetable_*.
 folder, ``$HOI_SIM_OMOMO``; the synthetic toy clip when that folder is missing). Measured, alternating in rounds
 so that load from other processes hits every figure alike (the best of each is kept, and each round's own ratio
 is kept too):
-- ``bare``: ``mujoco.rollout`` of the backend's ``model`` (the same scene and physics settings, N envs, one control
-  step = 8 physics steps per call, the state fed back), on as many threads as the backend — the baseline;
+- ``bare``: ``mujoco.rollout`` of the backend's ``model`` replaying the physics of ``steps`` recorded env steps (each
+  from its start states with its PD targets, 8 physics steps per call), on as many threads as the backend — the
+  env's own physics work with nothing else, the baseline;
 - ``backend``: ``MujocoBackend.step()`` + ``state()`` (the physics, the post-step ``mj_forward``, contact forces and
   the state tensors);
 - ``env``: ``HOIEnv.step`` (actions → PD targets, backend, reward, terminations, resets, observations) with
@@ -115,30 +116,45 @@ def env_steps(env: Any, actions: Actions, steps: int) -> tuple[float, float]:
 
 
 class Bare:
-    """``mujoco.rollout`` of the backend's model from the backend's current states: one call per control step
-    (``physics_steps_per_control`` physics steps), the final state fed back, PD targets held."""
+    """``mujoco.rollout`` replaying the physics of recorded env steps: from each step's start states, with its PD
+    targets and the backend's warm start, one call of ``physics_steps_per_control`` physics steps per control
+    step — the env's physics work (bit-identical: the backend steps exactly so), with nothing else."""
 
-    def __init__(self, sim: Any, nthread: int) -> None:
-        m, n = sim.model, sim.num_envs
+    def __init__(self, env: Any, actions: Actions, steps: int, nthread: int) -> None:
+        sim = env.backend
+        m = sim.model
         spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
         self.model, self.nstep = m, sim.cfg.physics_steps_per_control
-        self.state = np.empty((n, mujoco.mj_stateSize(m, spec)))
-        for i, d in enumerate(sim.datas):
-            mujoco.mj_getState(m, d, self.state[i], spec)
-        self.ctrl = np.stack([d.ctrl for d in sim.datas])[:, None, :]
+        self.record: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        targets: list[np.ndarray] = []
+        set_targets = sim.set_pd_targets
+
+        def capture(t: torch.Tensor) -> None:
+            set_targets(t)
+            targets.append(sim._ctrl.copy())  # the controls of the coming step (both backends keep them so)
+
+        sim.set_pd_targets = capture
+        for _ in range(steps):  # untimed: the MjData of every env before each step
+            datas = sim.datas
+            state = np.stack([np.empty(mujoco.mj_stateSize(m, spec)) for _ in datas])
+            for i, d in enumerate(datas):
+                mujoco.mj_getState(m, d, state[i], spec)
+            warm = np.stack([d.qacc_warmstart for d in datas])
+            env.step(actions())
+            self.record.append((state, targets[-1][:, None, :], warm))
+        del sim.set_pd_targets  # back to the class's method
         self.datas = [mujoco.MjData(m) for _ in range(nthread)]
         self.rollout = mujoco.rollout.Rollout(nthread=nthread)
-        self.rollout.rollout(m, self.datas, self.state, self.ctrl, nstep=self.nstep)  # warm-up
+        self.rollout.rollout(m, self.datas, *self.record[0][:2], nstep=self.nstep)  # warm-up
 
-    def steps(self, steps: int) -> tuple[float, float]:
-        """Control env-steps per wall / CPU second of ``steps`` rollout calls."""
+    def steps(self) -> tuple[float, float]:
+        """Control env-steps per wall / CPU second of replaying the recorded steps."""
 
         def run() -> None:
-            for _ in range(steps):
-                out, _ = self.rollout.rollout(self.model, self.datas, self.state, self.ctrl, nstep=self.nstep)
-                self.state = out[:, -1].copy()
+            for state, ctrl, warm in self.record:
+                self.rollout.rollout(self.model, self.datas, state, ctrl, nstep=self.nstep, initial_warmstart=warm)
 
-        return _timed(run, len(self.state) * steps)
+        return _timed(run, len(self.record[0][0]) * len(self.record))
 
     def close(self) -> None:
         self.rollout.close()
@@ -291,7 +307,7 @@ def main(argv: list[str] | None = None) -> dict:
     nthread = int(getattr(sim, "_nthread", 0)) or os.cpu_count() or 1
     actions = Actions(env)
     env.step(actions())  # warm-up
-    bare = Bare(sim, nthread)
+    bare = Bare(env, actions, args.steps, nthread)
     k = sim.cfg.physics_steps_per_control
     res: dict[str, Any] = {
         "benchmark": "env_throughput", "num_envs": args.num_envs, "preset": args.preset, "reward": args.reward,
@@ -311,7 +327,7 @@ def main(argv: list[str] | None = None) -> dict:
                                motion_mass_mode=env.lib.mass_modes[0])
     for _ in range(max(1, args.rounds)):
         runs["env"].append(env_steps(env, actions, args.steps))
-        runs["bare"].append(bare.steps(args.steps))
+        runs["bare"].append(bare.steps())
         paired.append(runs["env"][-1][0] / runs["bare"][-1][0])
         runs["backend"].append(backend_steps(sim, args.steps))
         env.step(actions())  # the env carries on from the backend's state (a control step it did not see)

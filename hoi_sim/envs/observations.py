@@ -63,9 +63,11 @@ def nearest_surface_vec(body_pos: torch.Tensor, obj_pos: torch.Tensor, obj_rot: 
     # argmin_j ‖x − p_j‖² = argmin_j (‖p_j‖² − 2 x·p_j): one batched matrix product, no square roots. Done a few
     # envs at a time (each env's product is computed alone either way, so the scores are the same), and on the
     # CPU numpy's argmin (same first-minimum rule as torch's) is several times faster than torch's. The envs of
-    # one backend usually share one cloud (one object): then ‖p_j‖² is computed once.
+    # one backend usually share one cloud (one object): then ‖p_j‖² is computed once (a caller that knows it may
+    # pass the cloud expanded, ``cloud.expand(N, -1, -1)``, which skips the comparison).
     n = local.shape[0]
-    if n > 1 and torch.equal(points_local[1:], points_local[:1].expand(n - 1, -1, -1)):
+    if n > 1 and (points_local.stride(0) == 0
+                  or torch.equal(points_local[1:], points_local[:1].expand(n - 1, -1, -1))):
         sq = (points_local[:1] ** 2).sum(-1)[:, None].expand(n, 1, -1)
     else:
         sq = (points_local ** 2).sum(-1)[:, None]

@@ -84,3 +84,9 @@ def test_blocks_equal_concatenated_block() -> None:
     out = ob.blocks(sim, ref, contact, part)
     assert out.shape == (n, h * BLOCK_SIZE)
     assert torch.equal(out, torch.cat(one, -1))
+
+
+def test_nearest_surface_vec_accepts_an_expanded_cloud() -> None:
+    body, obj_pos, obj_rot, pts = _case(11, True, 9)
+    assert torch.equal(nearest_surface_vec(body, obj_pos, obj_rot, pts[:1].expand(11, -1, -1)),
+                       _plain_nearest(body, obj_pos, obj_rot, pts))
