@@ -54,16 +54,16 @@ def _npz_kind(path: Path) -> str | None:
 
 
 def ground_for_output(motion, args: argparse.Namespace) -> tuple[object, str]:
-    """``motion`` prepared as at load (``motions.grounding.prepare_reference``: grounding unless ``--no-ground``,
-    the penetration fix unless ``--no-fix-penetration``), and the summary text of what each step did."""
+    """``motion`` as read, or with ``--ground`` prepared as training, eval and replay prepare it at load
+    (``motions.grounding.prepare_reference``: grounding, and the penetration fix unless ``--no-fix-penetration``),
+    and the summary text of what each step did. Conversion is exact by default, so .pt → .npz → .pt round-trips."""
     from hoi_sim.motions.grounding import prepare_reference
 
-    ground = not getattr(args, "no_ground", False)
+    if not getattr(args, "ground", False):
+        return motion, "as read (training, eval and replay ground it at load; --ground writes it grounded)"
     fix = not getattr(args, "no_fix_penetration", False)
-    motion, lines = prepare_reference(motion, ground=ground, fix_penetration=fix)
-    if not ground:
-        lines.insert(0, "not grounded (--no-ground)")
-    return motion, "; ".join(lines) if lines else "as read (--no-ground --no-fix-penetration)"
+    motion, lines = prepare_reference(motion, ground=True, fix_penetration=fix)
+    return motion, "; ".join(lines) if lines else "grounded: nothing to change"
 
 
 def _pt_to_npz(src: Path, dst: Path, args: argparse.Namespace) -> str:
@@ -128,13 +128,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--action", default=None, help="action label stored in retargeted solver outputs' meta")
     p.add_argument("--no-ground-align", action="store_true",
                    help="solver outputs: keep the world height (default: lowest foot point at z = 0)")
-    p.add_argument("--no-ground", action="store_true",
-                   help="imports (.pt, solver outputs): keep the clip's height (default: stance feet on the floor, "
-                        "human and object moved together; one line per clip says what it did). Exports to .pt "
-                        "write the motion as it is")
+    p.add_argument("--ground", action="store_true",
+                   help="imports (.pt, solver outputs): write the clip as training uses it: stance feet on the "
+                        "floor (human and object moved together), object out of the floor and hands out of the "
+                        "object; one line per clip says what changed (default: convert exactly)")
     p.add_argument("--no-fix-penetration", action="store_true",
-                   help="imports: keep object-floor and hand-object penetrations (default: object lifted out of the "
-                        "floor, hands following it, hands and fingers moved out of the object)")
+                   help="with --ground: ground only, keep object-floor and hand-object penetrations")
     p.set_defaults(func=run)
 
 

@@ -44,8 +44,8 @@ def test_synthetic_npz_to_pt_and_back(tmp_path, capsys):
     import trimesh
 
     trimesh.Trimesh(m.obj_vertices, m.obj_faces).export(objects / "box.obj")
-    rc, out, _ = _run(capsys, "convert", str(pt), "-o", str(tmp_path / "back.npz"), "--objects", str(objects),
-                      "--no-ground", "--no-fix-penetration")  # a format round trip: keep the clip as it is
+    # a format round trip: convert keeps the clip exactly by default (no --ground)
+    rc, out, _ = _run(capsys, "convert", str(pt), "-o", str(tmp_path / "back.npz"), "--objects", str(objects))
     assert rc == 0, out
     back = load_motion(tmp_path / "back.npz")
     np.testing.assert_allclose(back.dof_pos, m.dof_pos, atol=1e-5)
@@ -115,7 +115,7 @@ def test_converter_hook_dispatches_on_meta_kind(tmp_path, capsys, monkeypatch):
 def test_single_real_clip_both_ways(tmp_path, omomo_dir, objects_dir, capsys):
     clip = omomo_dir / "sub2_largetable_010.pt"
     assert objects_dir == omomo_dir.parent / "objects"  # found without --objects: a folder beside the clips
-    rc, out, _ = _run(capsys, "convert", str(clip), "-o", str(tmp_path), "--no-ground", "--no-fix-penetration")
+    rc, out, _ = _run(capsys, "convert", str(clip), "-o", str(tmp_path))
     assert rc == 0 and "154 frames" in out and "FK error" in out
     rc, _, _ = _run(capsys, "convert", str(tmp_path / "sub2_largetable_010.npz"), "-o", str(tmp_path / "r.pt"))
     assert rc == 0

@@ -24,7 +24,7 @@ def test_convert_says_what_grounding_did(clip, tmp_path, capsys) -> None:
     from hoi_sim.motions.grounding import foot_heights, report_of
 
     path, objects = clip
-    assert main(["convert", str(path), "-o", str(tmp_path / "g.npz"), "--objects", str(objects),
+    assert main(["convert", str(path), "-o", str(tmp_path / "g.npz"), "--objects", str(objects), "--ground",
                  "--no-fix-penetration"]) == 0
     out = capsys.readouterr().out
     assert "grounding: dz -" in out and "median stance foot" in out and "per-frame contact" in out
