@@ -89,7 +89,12 @@ def plot_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike | None =
         raise InputError("no run folder given")
     if x not in X_COLUMNS:
         raise InputError(f"x must be one of {sorted(X_COLUMNS)}, got {x!r}")
-    data = [(_label(r), read_progress(r, required=tuple(dict.fromkeys(("epoch", x, *REQUIRED))))) for r in runs]
+    labels = [_label(r) for r in runs]
+    if len(set(labels)) < len(labels):  # e.g. several `…/<name>/run` folders: label them by their parent too
+        dirs = [Path(r).parent if Path(r).name == PROGRESS else Path(r) for r in runs]
+        labels = [f"{d.resolve().parent.name}/{lab}" for d, lab in zip(dirs, labels)]
+    data = [(lab, read_progress(r, required=tuple(dict.fromkeys(("epoch", x, *REQUIRED)))))
+            for lab, r in zip(labels, runs)]
     first = Path(runs[0])
     out_path = Path(out) if out is not None else (first.parent if first.name == PROGRESS else first) / "curves.png"
 
