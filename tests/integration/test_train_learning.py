@@ -1,6 +1,7 @@
-"""Learning check: a short, seeded PPO run of TR+LR+CR on one OMOMO_new clip (32 envs, CPU) raises both the mean
-episode length and the mean episode return of the deterministic policy over the untrained one (``nn/ep_0.pth``),
-measured from the same 32 start frames spread over the clip.
+"""Learning check: a short, seeded PPO run of TR+LR+CR with the ``train=cpu_track`` preset (residual actions, fingers
+on the reference, PSI, tighter early termination) on one OMOMO_new clip (32 envs, CPU) raises both the mean episode
+length and the mean episode return of the deterministic policy over the untrained one (``nn/ep_0.pth``), measured
+from the same 32 start frames spread over the clip.
 
 The shipped ``tr_lr_cr`` puts the LR and CR penalties inside R_tr's exponent (R = exp(−(E_p + E_v + λ_lr R_lr +
 λ_c Σ‖…‖²)) > 0, docs/rewards.md). With the paper's additive −λ terms the per-step reward of an untrained policy is
@@ -53,8 +54,8 @@ def test_ppo_improves_episode_length_and_reward(omomo_dir, tmp_path):
 
     clip = save_motion(load_clip(omomo_dir / "sub2_largetable_000.pt"), tmp_path / "sub2_largetable_000.npz")
     run = tmp_path / "run"
-    rc = main(["train", f"motions={clip}", "train=cpu_small", "env=test", "env.state_init=random",
-               "env.rollout_length=120", f"num_envs={NUM_ENVS}", f"train.max_epochs={EPOCHS}",
+    rc = main(["train", f"motions={clip}", "train=cpu_track", "env=test", "env.rollout_length=120",
+               f"num_envs={NUM_ENVS}", f"train.max_epochs={EPOCHS}", "train.eval_every=0",
                f"train.save_every={EPOCHS}", "train.progress_every=5", "seed=0", f"out={run}", *POSITIVE_CR])
     assert rc == 0
     len0, ret0 = _measure(run / "nn" / "ep_0.pth")
