@@ -52,8 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hoi_sim.config_mapping import from_mapping
     from hoi_sim.eval.evaluate import EvalConfig, evaluate
-    from hoi_sim.train.config import from_mapping
 
     ckpts, rest = split_checkpoints(list(args.overrides))
     if not ckpts:

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from hoi_sim.config_mapping import from_mapping
 from hoi_sim.envs.actions import ActionCfg
 from hoi_sim.envs.psi import PsiCfg
 from hoi_sim.envs.terminations import TerminationSet, load_termination_set, termination_set_for_reward
@@ -70,9 +71,9 @@ class EnvCfg:
 
     def __post_init__(self) -> None:
         if isinstance(self.psi, dict):
-            self.psi = _typed(PsiCfg, self.psi, "env.psi")
+            self.psi = from_mapping(PsiCfg, self.psi, "env.psi")
         if isinstance(self.action, dict):
-            self.action = _typed(ActionCfg, self.action, "env.action")
+            self.action = from_mapping(ActionCfg, self.action, "env.action")
         self.terminations = dict(self.terminations or {})
         self.termination_terms()  # unknown terms or keys fail here, at construction
         self.obs_horizons = tuple(int(h) for h in self.obs_horizons)
@@ -112,10 +113,3 @@ class EnvCfg:
         name = termination_set_for_reward(self.reward) if self.termination_set == "auto" else self.termination_set
         return load_termination_set(name, self.terminations)
 
-
-def _typed(cls: type, data: dict[str, Any], where: str) -> Any:
-    known = {f.name for f in fields(cls)}
-    bad = sorted(set(data) - known)
-    if bad:
-        raise InputError(f"{where}: unknown key(s) {bad}; known: {sorted(known)}")
-    return cls(**data)

@@ -9,13 +9,14 @@ Each test returns an [N] bool mask. N envs, Kb key bodies, P object surface poin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 
+from hoi_sim.config_mapping import from_mapping
 from hoi_sim.errors import InputError
 
 
@@ -125,13 +126,7 @@ class TerminationSet:
 def _term(name: str, params: dict[str, Any] | None, where: str) -> Any:
     if name not in TERM_TYPES:
         raise InputError(f"{where}: unknown termination {name!r}; known: {sorted(TERM_TYPES)}")
-    cls = TERM_TYPES[name]
-    params = dict(params or {})
-    known = {f.name for f in fields(cls)}
-    bad = sorted(set(params) - known)
-    if bad:
-        raise InputError(f"{where}: termination {name!r} has unknown key(s) {bad}; known: {sorted(known)}")
-    return cls(**params)
+    return from_mapping(TERM_TYPES[name], params, f"{where}: termination {name!r}")
 
 
 def load_termination_set(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> TerminationSet:

@@ -9,22 +9,11 @@ minibatch 16384, 6 mini-epochs, normalised inputs and advantages, no value norma
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hoi_sim.errors import InputError
-
-
-def from_mapping(cls: type, data: dict[str, Any] | None, where: str) -> Any:
-    """Build dataclass ``cls`` from a plain mapping, naming unknown keys in an ``InputError``."""
-    data = dict(data or {})
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise InputError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
-    return cls(**data)
 
 
 @dataclass

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from hoi_sim.config_mapping import from_mapping
 from hoi_sim.errors import InputError
-from hoi_sim.train.config import PPOConfig, from_mapping
+from hoi_sim.train.config import PPOConfig
 from hoi_sim.train.manifest import ClipEntry, load_clip, resolve_motions
 
 if TYPE_CHECKING:
