@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import statistics
 import tempfile
@@ -44,6 +43,8 @@ import mujoco
 import mujoco.rollout
 import numpy as np
 import torch
+
+from hoi_sim.io_utils import dumps_json
 
 ACTION_STD = 0.2
 """σ of the benchmark's Gaussian actions (cpu_track's initial policy σ)."""
@@ -368,7 +369,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"threaded / {nthread} + serial):")
     for key, v in res["breakdown_cpu_ms"].items():
         print(f"  {key:55s} {v:7.2f}")
-    print(json.dumps(res))
+    print(dumps_json(res))
     return res
 
 

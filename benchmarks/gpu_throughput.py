@@ -20,12 +20,13 @@ Usage: ``python benchmarks/gpu_throughput.py [--device auto|cuda:0|cpu] [--num-e
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from typing import Any
 
 import torch
+
+from hoi_sim.io_utils import dumps_json
 
 
 def _sync(device: torch.device) -> None:
@@ -132,7 +133,7 @@ def main() -> None:
               f"{r['build_s']:.1f}", flush=True)
     if not cuda:
         print("no CUDA device: these are Warp CPU-device figures; GPU figures are pending (see docs/gpu.md)")
-    print(json.dumps({"benchmark": "gpu_throughput", "device": device, "gpu": gpu_name,
+    print(dumps_json({"benchmark": "gpu_throughput", "device": device, "gpu": gpu_name,
                       "gpu_figures": "measured" if cuda else "pending", "host": platform.node(),
                       "steps": steps, "results": results, "ratio": results[-1]["ratio"]}))
 

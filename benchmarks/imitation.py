@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from hoi_sim.io_utils import dumps_json
+
 
 def _hoi_sim(*args: str) -> None:
     cmd = [sys.executable, "-m", "hoi_sim.cli", *args]
@@ -105,7 +107,7 @@ def main() -> None:
         "pd_replay_mpjpe_mm": _num(pd.get("mpjpe_mm")), "pd_replay_seconds": _num(pd.get("seconds_survived")),
         "curve_png": str(png), "run_dir": str(run),
     }
-    print(json.dumps(result))
+    print(dumps_json(result))
 
 
 if __name__ == "__main__":

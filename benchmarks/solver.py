@@ -11,7 +11,6 @@ the shared data is absent. Ends with one JSON line (``"ratio"`` = batched / scip
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -23,6 +22,7 @@ from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 
 from hoi_sim.body import BodyParams, ProxyBody
+from hoi_sim.io_utils import dumps_json
 from hoi_sim.recon.config import SolverConfig, Stage1Config
 from hoi_sim.recon.ingest import load_session
 from hoi_sim.recon.metrics import solver_metrics
@@ -214,7 +214,7 @@ def main() -> None:
         "gt_contact_dist_cm": round(mean("gt", "contact_dist_cm"), 3),
         "gt_penetration_cm": round(mean("gt", "penetration_cm"), 3),
     }
-    print(json.dumps(figures))
+    print(dumps_json(figures))
 
 
 if __name__ == "__main__":

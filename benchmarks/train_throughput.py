@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 
 from hoi_sim.commands.eval import compose
 from hoi_sim.envs.factory import make_env
+from hoi_sim.io_utils import dumps_json
 from hoi_sim.train.job import build_library, clips_of, env_config, job_from_config
 from hoi_sim.train.runner import train
 
@@ -76,7 +76,7 @@ def main() -> None:
     ppo_sps = frames / secs if secs > 0 else float("nan")
     print(f"env stepping alone: {env_sps:.0f} samples/s; PPO training: {ppo_sps:.0f} samples/s "
           f"({args.num_envs} envs, preset {args.preset}, horizon {horizon}, epochs 2..{args.epochs})")
-    print(json.dumps({"benchmark": "train_throughput", "num_envs": args.num_envs, "preset": args.preset,
+    print(dumps_json({"benchmark": "train_throughput", "num_envs": args.num_envs, "preset": args.preset,
                       "epochs": args.epochs, "env_samples_per_s": round(env_sps, 1),
                       "ppo_samples_per_s": round(ppo_sps, 1), "ratio": round(ppo_sps / env_sps, 3),
                       "torch_threads": torch.get_num_threads()}))

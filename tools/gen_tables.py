@@ -185,9 +185,9 @@ def main() -> None:
     args = ap.parse_args()
     humanoid = parse_humanoid(args.reference / "intermimic" / "omomo.xml")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "humanoid_neutral.json").write_text(json.dumps(humanoid, indent=1) + "\n")
+    (OUT / "humanoid_neutral.json").write_text(json.dumps(humanoid, indent=1, allow_nan=False) + "\n")
     kps = build_keypoints(args.reference, humanoid)
-    (OUT / "keypoints.json").write_text(json.dumps(kps, indent=1) + "\n")
+    (OUT / "keypoints.json").write_text(json.dumps(kps, indent=1, allow_nan=False) + "\n")
     print(f"wrote {OUT / 'humanoid_neutral.json'} ({len(humanoid['bodies'])} bodies) and "
           f"{OUT / 'keypoints.json'} ({len(kps['keypoints'])} keypoints)")
 

@@ -25,7 +25,6 @@ folders are expanded to the ``.npz``/``.pt`` files they hold. Object hulls come 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -314,8 +313,8 @@ def run(args: argparse.Namespace) -> int:
         for r in rows:
             print(" | ".join(_fmt(r.get(c)) for c in cols))
     if args.json:
-        from hoi_sim.io_utils import write_text_atomic
+        from hoi_sim.io_utils import write_json_atomic
 
-        write_text_atomic(args.json, json.dumps({"mode": args.mode, "rows": rows}, indent=1))
+        write_json_atomic(args.json, {"mode": args.mode, "rows": rows}, indent=1)
         print(f"wrote {args.json}", file=sys.stderr)
     return 0

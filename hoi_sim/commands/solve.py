@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hoi_sim.errors import HoiSimError, InputError
-from hoi_sim.io_utils import write_text_atomic
+from hoi_sim.io_utils import write_json_atomic, write_text_atomic
 
 CFG_DIR = Path(__file__).resolve().parents[1] / "cfg" / "recon"
 
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
 
         progress("scoring against ground_truth.npz")
         metrics = metrics_with_init(seq, sequence_from_input(inp), load_sequence(gt_path), body)
-        write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
+        write_json_atomic(out / "metrics.json", metrics, indent=1)
         print(f"{'metric':22s} {'init':>9s} {'solved':>9s}")
         for k in METRIC_KEYS:
             print(f"{k:22s} {metrics['init_' + k]:9.3f} {metrics[k]:9.3f}")

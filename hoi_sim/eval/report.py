@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 from collections.abc import Iterable
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hoi_sim.io_utils import atomic_path, write_text_atomic
+from hoi_sim.io_utils import atomic_path, dumps_json, write_text_atomic
 
 REPORT_VERSION = 2
 """2: ``contact_mm`` / ``contact_sum_m2`` (were ``contact_mean_mm`` / ``contact``), per-clip reference rows."""
@@ -232,22 +231,12 @@ def to_csv(rows: list[ReportRow]) -> str:
     return buf.getvalue()
 
 
-def _json_safe(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _json_safe(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_json_safe(v) for v in x]
-    return x
-
-
 def to_json(rows: list[ReportRow], results: list[ClipResult], contact_form: str | None = None) -> str:
     data = {"schema_version": REPORT_VERSION,
             "metrics": {m: {"unit": u, "definition": d} for m, (u, d) in METRICS.items()},
             "contact_form": contact_form,
             "rows": [asdict(r) for r in rows], "clips": [asdict(c) for c in results]}
-    return json.dumps(_json_safe(data), indent=1)
+    return dumps_json(data, indent=1)
 
 
 def plot(rows: list[ReportRow], path: str | os.PathLike, results: list[ClipResult] | None = None) -> None:

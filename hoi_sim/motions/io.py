@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hoi_sim.errors import InputError
-from hoi_sim.io_utils import atomic_path
+from hoi_sim.io_utils import atomic_path, dumps_json
 from hoi_sim.motions.schema import ARRAY_NAMES, KIND, SCHEMA_VERSION, HOIMotion
 from hoi_sim.skeleton import BODY_NAMES, DOF_NAMES
 
@@ -40,7 +40,7 @@ def save_motion(motion: HOIMotion, path: str | os.PathLike) -> Path:
     """Write ``motion`` to ``path`` (``.npz``) atomically; returns the path. Arrays are stored as they are."""
     path = Path(path)
     try:
-        meta_json = json.dumps(_full_meta(motion.meta))
+        meta_json = dumps_json(_full_meta(motion.meta))
     except (TypeError, ValueError) as exc:
         raise InputError(f"{path}: motion meta is not JSON-serialisable: {exc}") from None
     payload = {"schema_version": np.asarray(SCHEMA_VERSION, np.int64), "meta": np.asarray(meta_json)}

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from hoi_sim.errors import InputError
-from hoi_sim.io_utils import atomic_path, write_text_atomic
+from hoi_sim.io_utils import atomic_path, dumps_json, write_text_atomic
 from hoi_sim.recon.types import NUM_KEYPOINTS, SMPLX_FIELDS, SmplxParams
 
 SCHEMA_VERSION = 1
@@ -95,7 +95,7 @@ def save_sequence(seq: HOISequence, path: str | os.PathLike) -> Path:
     if seq.cam_to_world is not None:
         arrays["cam_to_world"] = np.asarray(seq.cam_to_world, np.float64)
     with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, meta=np.array(json.dumps(meta, default=_json_default)), **arrays)
+        np.savez_compressed(fh, meta=np.array(dumps_json(meta, default=_json_default)), **arrays)
     return path
 
 
@@ -178,7 +178,7 @@ def write_all_parameters(seq: HOISequence, out_dir: str | os.PathLike, *, object
         "camera": {"K": np.asarray(seq.K).tolist(), "note": "pinhole, OpenCV camera frame, full-resolution pixels"},
     }
     path = out_dir / f"all_parameters_{stamp}.json"
-    write_text_atomic(path, json.dumps(doc))
+    write_text_atomic(path, dumps_json(doc))
     return path
 
 

@@ -8,7 +8,6 @@ Both: ``obj_org.obj``, ``kp_record_merged.json``, ``video.mp4``, ``camera.json``
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from hoi_sim.io_utils import write_text_atomic
+from hoi_sim.io_utils import dumps_json, write_text_atomic
 from hoi_sim.recon import session_io as sio
 from hoi_sim.recon.annotations import to_json
 from hoi_sim.recon.hands import joint_global_rotation
@@ -83,23 +82,23 @@ def write_session(out: Path, d: SessionData, *, layout: str = "B", rng: np.rando
               "K_fullimg": K_all}
     if layout == "B":
         poses = {"scale": d.file_scale, "t": d.obj_centers[0].tolist()}
-        write_text_atomic(out / "output" / "obj_poses.json", json.dumps(poses))
+        write_text_atomic(out / "output" / "obj_poses.json", dumps_json(poses))
         torch.save(result, out / "motion" / "result_hand.pt")
         mask_name = "{:05d}.png"
     elif layout == "A":
         poses = {"center": d.obj_centers.tolist(), "scale": d.file_scale}
-        write_text_atomic(out / "align" / "obj_poses.json", json.dumps(poses))
+        write_text_atomic(out / "align" / "obj_poses.json", dumps_json(poses))
         torch.save(result, out / "motion" / "result.pt")
-        write_text_atomic(out / "motion" / "hand_pose.json", json.dumps(hand_pose_json(d.init_c)))
+        write_text_atomic(out / "motion" / "hand_pose.json", dumps_json(hand_pose_json(d.init_c)))
         mask_name = "{:05d}_mask.png"
     else:
         raise ValueError(f"unknown layout {layout!r} (expected 'A' or 'B')")
     for i in range(T):
         sio.write_mask(out / "mask_dir" / mask_name.format(i), d.masks_obj[i])
         sio.write_mask(out / "human_mask_dir" / mask_name.format(i), d.masks_hum[i])
-    write_text_atomic(out / "kp_record_merged.json", json.dumps(to_json(d.contact, d.track_v, d.track_xy, start=0,
+    write_text_atomic(out / "kp_record_merged.json", dumps_json(to_json(d.contact, d.track_v, d.track_xy, start=0,
                                                                            static=d.static)))
-    write_text_atomic(out / "camera.json", json.dumps({"cam_to_world": d.cam_to_world.tolist(), "world_up": "z",
+    write_text_atomic(out / "camera.json", dumps_json({"cam_to_world": d.cam_to_world.tolist(), "world_up": "z",
                                                       "note": "synthetic session: camera (OpenCV) to z-up world"}))
     if d.video is not None:
         write_video_file(out / "video.mp4", d.video, d.fps)
