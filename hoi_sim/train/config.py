@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hoi_sim.config_mapping import ranged
 from hoi_sim.errors import InputError
 
 
@@ -21,7 +22,8 @@ class PPOConfig:
     """PPO hyper-parameters (rl-games ``a2c_continuous``) plus run bookkeeping.
 
     Sizes are counts; ``learning_rate`` per optimiser step; ``log_std`` is the natural log of the action std in
-    the policy's [-1, 1] action units.
+    the policy's [-1, 1] action units. Numeric fields carry their ranges (``config_mapping.ranged``), checked when
+    the config is read (``from_mapping``): e.g. ``max_epochs`` ≥ 1, ``0 < gamma ≤ 1``.
     """
 
     units: list[int] = field(default_factory=lambda: [1024, 1024, 512])
@@ -30,50 +32,50 @@ class PPOConfig:
     log_std: float = -2.9
     learn_log_std: bool = False
     """False = InterMimic's constant σ; True = rl-games' state-independent learned σ (initialised at log_std)."""
-    learning_rate: float = 2e-5
+    learning_rate: float = ranged(2e-5, gt=0)
     lr_schedule: str = "constant"
     """``constant`` | ``linear`` | ``adaptive`` (rl-games schedules; ``kl_threshold`` for adaptive)."""
-    kl_threshold: float = 0.008
-    gamma: float = 0.99
-    tau: float = 0.95
-    e_clip: float = 0.2
+    kl_threshold: float = ranged(0.008, gt=0)
+    gamma: float = ranged(0.99, gt=0, max=1)
+    tau: float = ranged(0.95, min=0, max=1)
+    e_clip: float = ranged(0.2, gt=0)
     clip_value: bool = False
-    critic_coef: float = 5.0
+    critic_coef: float = ranged(5.0, min=0)
     entropy_coef: float = 0.0
-    bounds_loss_coef: float = 10.0
-    bounds_soft_limit: float = 1.0
+    bounds_loss_coef: float = ranged(10.0, min=0)
+    bounds_soft_limit: float = ranged(1.0, gt=0)
     """|μ| beyond this is penalised quadratically (InterMimic: 1.0; stock rl-games: 1.1)."""
-    horizon_length: int = 32
-    minibatch_size: int = 16384
+    horizon_length: int = ranged(32, min=1)
+    minibatch_size: int = ranged(16384, min=1)
     """Requested minibatch; lowered to the largest divisor of horizon × num_envs that fits (see ``minibatch_for``)."""
-    mini_epochs: int = 6
+    mini_epochs: int = ranged(6, min=1)
     normalize_input: bool = True
     normalize_value: bool = False
     normalize_advantage: bool = True
-    grad_norm: float = 1.0
+    grad_norm: float = ranged(1.0, gt=0)
     truncate_grads: bool = False
     value_bootstrap: bool = True
     """Timeouts bootstrap the value (the env reports ``infos["time_outs"]``); terminations do not."""
-    max_epochs: int = 100000
-    max_minutes: float | None = None
+    max_epochs: int = ranged(100000, min=1)
+    max_minutes: float | None = ranged(None, gt=0)
     """Wall-time budget of a run in minutes (None: only ``max_epochs`` stops it)."""
-    save_every: int = 500
+    save_every: int = ranged(500, min=1)
     """Write ``nn/last.pth`` (and ``nn/ep_<epoch>.pth``) every this many epochs (and at the end)."""
-    keep_checkpoints: int = 3
+    keep_checkpoints: int = ranged(3, min=1)
     """How many ``nn/ep_<epoch>.pth`` files to keep (``last.pth`` always kept)."""
-    games_to_track: int = 100
+    games_to_track: int = ranged(100, min=1)
     torch_compile: bool | None = None
     """None = auto: on for CUDA, off on CPU (compilation costs more than it saves on a laptop)."""
     device: str = "auto"
     """``auto`` (cuda:0 when available, else cpu), ``cpu`` or ``cuda:N``: where PPO runs."""
-    torch_threads: int = 0
+    torch_threads: int = ranged(0, min=0)
     """CPU threads for torch (0 = leave torch's default)."""
     resume: str | None = None
     """A checkpoint (.pth) or a run directory (its ``nn/last.pth``) to continue from; ``auto``: the run folder's own
     ``nn/last.pth`` when it exists (else a fresh start)."""
-    progress_every: int = 1
+    progress_every: int = ranged(1, min=0)
     """Print a progress line every this many epochs (0 = quiet)."""
-    eval_every: int = 0
+    eval_every: int = ranged(0, min=0)
     """Every this many epochs, roll out the current policy deterministically from frame 0 of every training clip
     and log ``eval_mpjpe_mm``, ``eval_clip_frac`` and ``eval_success`` in ``progress.csv`` (0 = never)."""
 
