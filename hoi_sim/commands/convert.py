@@ -67,10 +67,11 @@ def ground_for_output(motion, args: argparse.Namespace) -> tuple[object, str]:
 
 
 def _pt_to_npz(src: Path, dst: Path, args: argparse.Namespace) -> str:
-    from hoi_sim.motions import from_intermimic, save_motion
+    from hoi_sim.motions import assert_valid, from_intermimic, save_motion
 
     m = from_intermimic(src, args.objects, drop_frames=args.drop_frames or (),
                         recompute_positions=args.recompute_positions)
+    assert_valid(m, label=str(src))
     m, ground_text = ground_for_output(m, args)
     save_motion(m, dst)
     sk = m.meta["skeleton"]
@@ -134,6 +135,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "object; one line per clip says what changed (default: convert exactly)")
     p.add_argument("--no-fix-penetration", action="store_true",
                    help="with --ground: ground only, keep object-floor and hand-object penetrations")
+    p.add_argument("--force", action="store_true", help="overwrite output files that exist")
     p.set_defaults(func=run)
 
 
@@ -161,8 +163,19 @@ def _jobs(src: Path, dst_arg: str) -> list[tuple[Path, Path, Converter]]:
     return [(src, dst, conv)]
 
 
+def _refuse_overwrite(jobs: list[tuple[Path, Path, Converter]], force: bool) -> None:
+    existing = [dst for _, dst, _ in jobs if dst.exists() or dst.is_symlink()]
+    if existing and not force:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise InputError(f"{existing[0]}: exists{more}; pass --force to overwrite")
+    dirs = [dst for dst in existing if dst.is_dir()]
+    if dirs:
+        raise InputError(f"{dirs[0]}: is a folder, not an output file")
+
+
 def run(args: argparse.Namespace) -> int:
     jobs = _jobs(args.src, args.dst)
+    _refuse_overwrite(jobs, getattr(args, "force", False))
     if len(jobs) == 1:
         src, dst, conv = jobs[0]
         summary = conv.convert(src, dst, args)

@@ -86,12 +86,15 @@ def _expand(paths: list[str]) -> list[Path]:
 
 
 def load_clip(path: Path, objects_dir: str | None = None, ground: bool = True, fix_penetration: bool = True):
-    """A ``HOIMotion`` from a ``.npz`` file or an InterMimic ``.pt`` clip, prepared as for training (grounding and
+    """A ``HOIMotion`` from a ``.npz`` file or an InterMimic ``.pt`` clip, validated (``motions.checked``) and
+    prepared as for training (grounding and
     the penetration fix, each unless switched off; reports in ``meta["provenance"]``)."""
     from hoi_sim.motions import from_intermimic, load_motion
+    from hoi_sim.motions.checked import check_loaded
     from hoi_sim.motions.grounding import prepare_reference
 
     motion = from_intermimic(path, objects_dir) if path.suffix == ".pt" else load_motion(path)
+    check_loaded(motion, path)
     return prepare_reference(motion, ground=ground, fix_penetration=fix_penetration)[0]
 
 
@@ -281,12 +284,14 @@ def run(args: argparse.Namespace) -> int:
     from hoi_sim.motions import penetration
     from hoi_sim.motions.grounding import reference_lines, report_of
     from hoi_sim.sim.config import SimConfig
+    from hoi_sim.train.manifest import ClipEntry, check_clips
 
     paths = _expand(args.motions)
     cfg = SimConfig.for_backend("mujoco")
     if args.mass_mode:
         cfg = cfg.with_overrides(mass_mode=args.mass_mode)
     modes = ("pd", "kinematic") if args.mode == "both" else (args.mode,)
+    check_clips([ClipEntry(p) for p in paths], args.objects)  # every clip validated before any is prepared
     rows: list[dict] = []
     for i, path in enumerate(paths):
         t0 = time.perf_counter()

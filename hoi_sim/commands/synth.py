@@ -74,6 +74,10 @@ def load_motion_any(path: Path, object_mesh: Path | None):
         motion = load_motion(path)
     else:
         raise InputError(f"{path}: unknown motion format (expected .npz or .pt)")
+    if str(path) != "toy":
+        from hoi_sim.motions.checked import check_loaded
+
+        check_loaded(motion, path)
     if object_mesh is not None:
         v, f, _ = read_obj(object_mesh)
         motion.obj_vertices = (v - v.mean(0)).astype(np.float32)

@@ -19,24 +19,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _files(paths: list[Path]) -> list[Path]:
+def _files(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """(motion files to check, one finding per path that is missing or an empty folder)."""
     out: list[Path] = []
+    missing: list[str] = []
     for p in paths:
         if p.is_dir():
             found = sorted(f for f in p.rglob("*") if f.suffix in (".npz", ".pt") and f.is_file()
                            and not f.name.startswith("."))
             if not found:
-                raise InputError(f"{p}: no motion files (.npz, .pt) in this folder")
+                missing.append(f"{p}: no motion files (.npz, .pt) in this folder")
             out += found
         elif p.exists():
             out.append(p)
         else:
-            raise InputError(f"{p}: no such file or folder")
-    return out
+            missing.append(f"{p}: no such file or folder")
+    return out, missing
 
 
-def check_file(path: Path) -> tuple[list[str], str]:
-    """(findings, summary) for one file; findings are empty when it is valid."""
+def _check(path: Path) -> tuple[list[str], str]:
     if path.suffix == ".pt":
         from hoi_sim.motions.intermimic import read_intermimic
 
@@ -56,9 +57,24 @@ def check_file(path: Path) -> tuple[list[str], str]:
     return problems, f"{motion.num_frames} frames, {len(motion.ig_body)} graph edges"
 
 
+def check_file(path: Path) -> tuple[list[str], str]:
+    """(findings, summary) for one file; findings are empty when it is valid. Never raises: a failure of the
+    checker itself is one finding naming the file, and the files after it are still checked."""
+    try:
+        return _check(path)
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+        from hoi_sim.cli import debug_enabled, one_line
+
+        if debug_enabled():
+            raise
+        return [f"{path}: cannot be checked ({type(exc).__name__}: {one_line(exc)})"], ""
+
+
 def run(args: argparse.Namespace) -> int:
-    files = _files(args.paths)
-    bad = 0
+    files, missing = _files(args.paths)
+    for line in missing:
+        print(f"FAIL {line}", file=sys.stderr, flush=True)
+    bad = len(missing)
     for path in files:
         problems, summary = check_file(path)
         if problems:
@@ -67,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"FAIL {line}", file=sys.stderr, flush=True)
         else:
             print(f"ok   {path}: {summary}", flush=True)
+    total = len(files) + len(missing)
     if bad:
-        print(f"hoi-sim validate: {bad} of {len(files)} file(s) invalid", file=sys.stderr)
+        print(f"hoi-sim validate: {bad} of {total} file(s) invalid", file=sys.stderr)
         return 1
-    print(f"all {len(files)} file(s) valid")
+    print(f"all {total} file(s) valid")
     return 0

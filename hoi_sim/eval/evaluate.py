@@ -19,13 +19,14 @@ import numpy as np
 import torch
 
 from hoi_sim import skeleton as sk
+from hoi_sim.config_mapping import ranged
 from hoi_sim.errors import InputError
 from hoi_sim.eval import metrics as M
 from hoi_sim.eval.policy import Policy, load_policy
 from hoi_sim.eval.report import REFERENCE, ClipResult, write_report
 from hoi_sim.eval.rollout import ClipEnv, ClipRollout, rollout_clips
 from hoi_sim.train.job import env_config, write_reward
-from hoi_sim.train.manifest import ClipEntry, list_clips, load_clip, subsets
+from hoi_sim.train.manifest import ClipEntry, check_clips, list_clips, load_clip, subsets
 
 ALL = "all"
 BODY_22 = sk.body_ids(sk.BODY_JOINTS_22)
@@ -35,14 +36,14 @@ BODY_22 = sk.body_ids(sk.BODY_JOINTS_22)
 class EvalConfig:
     """Evaluation settings (``cfg/eval/default.yaml``)."""
 
-    max_envs: int = 64
+    max_envs: int = ranged(64, min=1)
     """Clips are rolled out in batches of at most this many envs."""
     form: str = "surface"
     """Human end of interaction-graph edges in the contact metrics (``metrics.CONTACT_FORMS``): ``surface`` (the
     nearest point of the body's collision geom), ``joint`` (the joint position) or ``keypoint`` (joint + offset)."""
     baseline: bool = True
     """Add the reference motion itself as a baseline row."""
-    max_steps: int = 0
+    max_steps: int = ranged(0, min=0)
     """Cap on control steps per clip (0: whole clip)."""
 
     def __post_init__(self) -> None:
@@ -147,6 +148,7 @@ def evaluate(checkpoints: list[str | os.PathLike], motions: str | os.PathLike, o
         setting = policy.job.reward_name
         log(f"[eval] {policy.label}: reward {setting}, subset {subset}, {len(clips)} clip(s)")
         odir = objects_dir or policy.job.motions.objects_dir
+        check_clips(clips, odir)  # a bad clip is refused before any rollout
         motions_ = [cache[c.path] if c.path in cache else cache.setdefault(c.path, load_clip(c, odir)) for c in clips]
         rolls = rollout_policy(policy, clips, cfg, odir, motions_)
         for r in rolls:

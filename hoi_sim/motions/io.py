@@ -71,6 +71,15 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else "no details"
 
 
+def _schema_version(path: Path, raw: np.ndarray) -> int:
+    """The integer of array ``schema_version``; ``InputError`` naming it when empty or not one integer."""
+    flat = np.asarray(raw).reshape(-1)
+    if flat.size != 1 or not np.issubdtype(flat.dtype, np.integer):
+        raise InputError(f"{path}: array 'schema_version' must hold one integer, got shape {np.asarray(raw).shape} "
+                         f"dtype {flat.dtype}")
+    return int(flat[0])
+
+
 def _parse_meta(path: Path, raw: np.ndarray) -> dict:
     try:
         meta = json.loads(str(raw[()]))
@@ -96,7 +105,7 @@ def load_motion(path: str | os.PathLike, *, validate: bool = False) -> HOIMotion
             files = set(data.files)
             if "schema_version" not in files or "meta" not in files:
                 raise InputError(f"{path}: not a HOIMotion file (missing 'schema_version' or 'meta')")
-            version = int(np.asarray(data["schema_version"]).reshape(-1)[0])
+            version = _schema_version(path, data["schema_version"])
             meta = _parse_meta(path, data["meta"])
             kind = meta.get("kind", KIND)
             if kind != KIND:

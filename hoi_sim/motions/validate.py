@@ -1,11 +1,11 @@
 """Validator of ``HOIMotion`` data: every finding names the file, the array, the frame and the body at fault.
 
 Checks, in order (later checks run only when the earlier ones pass, so one fault gives one clear message):
-meta (fps) → array shapes and dtypes → finite values → unit quaternions (|‖q‖ − 1| ≤ 1e-3) → contact labels in
-{−1, 0, +1} → interaction graph and mesh indices → root = body 0 → FK consistency on the motion's own skeleton
-(body positions within ``pos_tol_m`` and rotations within ``rot_tol_rad`` of
-``forward_kinematics(root, dof_pos, skeleton_offsets)``) → bones rigid w.r.t. their parent over the clip
-(within ``rigid_tol_m``) → velocities equal to :func:`compute_velocities` of the poses.
+meta (fps) → array shapes and dtypes → finite values → plausible magnitudes (:data:`MAX_ABS`) → unit quaternions
+(|‖q‖ − 1| ≤ 1e-3) → contact labels in {−1, 0, +1} → interaction graph and mesh indices → root = body 0 → FK
+consistency on the motion's own skeleton (body positions within ``pos_tol_m`` and rotations within ``rot_tol_rad``
+of ``forward_kinematics(root, dof_pos, skeleton_offsets)``) → bones rigid w.r.t. their parent over the clip (within
+``rigid_tol_m``) → velocities equal to :func:`compute_velocities` of the poses.
 """
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ from hoi_sim.skeleton import BODY_NAMES, DOF_NAMES, NUM_BODIES, PARENTS
 _ROW_WORDS = {"K": "edge", "V": "vertex", "F": "face"}
 MAX_PER_CHECK = 5
 """At most this many findings per check; the rest are summarised in one line."""
+MAX_ABS = {"pos": 1e4, "vel": 1e5, "dof_pos": 1e3}
+"""Largest plausible magnitude of finite values: positions and lengths (m), velocities (m/s, rad/s) and joint angles
+(rad). Beyond these a file is corrupt (e.g. dof_pos of 1e30), whatever its kinematics say."""
+MAX_FPS = 1e4
+"""Frame rates above this (frames/s) are refused as corrupt."""
+_LIMIT_OF = {"dof_pos": "dof_pos", "root_lin_vel": "vel", "root_ang_vel": "vel", "dof_vel": "vel",
+             "body_lin_vel": "vel", "body_ang_vel": "vel", "obj_lin_vel": "vel", "obj_ang_vel": "vel"}
 
 
 class ValidationError(InputError):
@@ -102,6 +109,16 @@ def _check_values(m: HOIMotion) -> list[str]:
                            f"({len(bad)} non-finite value(s) in all)")
     if out:
         return out
+    for name, (_, dtype) in ARRAY_SPECS.items():
+        a = getattr(m, name)
+        if not np.issubdtype(np.dtype(dtype), np.floating) or name in QUAT_ARRAYS or not a.size:
+            continue
+        limit = MAX_ABS[_LIMIT_OF.get(name, "pos")]
+        big = np.argwhere(np.abs(a) > limit)
+        if len(big):
+            i = tuple(int(x) for x in big[0])
+            out.append(f"array {name!r} {_where(name, i)}: value {float(a[i]):.3g} beyond ±{limit:g} "
+                       f"({len(big)} such value(s))")
     for name in QUAT_ARRAYS:
         norm = np.linalg.norm(getattr(m, name).astype(np.float64), axis=-1)
         bad = np.argwhere(np.abs(norm - 1.0) > 1e-3)
@@ -122,8 +139,8 @@ def _check_values(m: HOIMotion) -> list[str]:
         f = int(np.argmax(((m.obj_faces < 0) | (m.obj_faces >= nv)).any(-1)))
         out.append(f"array 'obj_faces' face {f}: vertex index outside 0..{nv - 1}")
     fps = m.meta.get("fps") if isinstance(m.meta, dict) else None
-    if not isinstance(fps, (int, float)) or not fps > 0:
-        out.append(f"meta 'fps': {fps!r} is not a positive number")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= MAX_FPS:
+        out.append(f"meta 'fps': {fps!r} is not a positive number up to {MAX_FPS:g}")
     return out
 
 
@@ -195,11 +212,13 @@ def _check_velocities(m: HOIMotion) -> list[str]:
 
 
 def validate_motion(motion_or_path: HOIMotion | str | os.PathLike, *, label: str | None = None,
-                    pos_tol_m: float = 1e-3, rot_tol_rad: float = 1e-3, rigid_tol_m: float = 1e-3) -> list[str]:
+                    pos_tol_m: float = 1e-3, rot_tol_rad: float = 1e-3, rigid_tol_m: float = 1e-3,
+                    min_frames: int = 1) -> list[str]:
     """Check a motion (or a ``.npz`` path); returns the findings, each prefixed with the file/motion name.
 
     An empty list means valid. Tolerances: FK position ``pos_tol_m`` (m), FK rotation ``rot_tol_rad`` (rad),
-    bone rigidity ``rigid_tol_m`` (m). Unreadable files give one finding, never an exception.
+    bone rigidity ``rigid_tol_m`` (m); ``min_frames``: fewest frames accepted (simulation needs 2). Unreadable
+    files give one finding, never an exception.
     """
     if isinstance(motion_or_path, HOIMotion):
         m = motion_or_path
@@ -219,6 +238,8 @@ def validate_motion(motion_or_path: HOIMotion | str | os.PathLike, *, label: str
         problems = check(m)
         if problems:
             return [f"{label}: {p}" for p in problems]
+    if m.num_frames < min_frames:
+        return [f"{label}: array 'root_pos': {m.num_frames} frame(s), at least {min_frames} needed"]
     problems = _check_kinematics(m, pos_tol_m, rot_tol_rad, rigid_tol_m) or _check_velocities(m)
     return [f"{label}: {p}" for p in problems]
 

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from hoi_sim.config_mapping import from_mapping
+from hoi_sim.config_mapping import from_mapping, ranged
 from hoi_sim.errors import InputError
 from hoi_sim.train.config import PPOConfig
-from hoi_sim.train.manifest import ClipEntry, load_clip, resolve_motions
+from hoi_sim.train.manifest import ClipEntry, check_clips, load_clip, resolve_motions
 
 if TYPE_CHECKING:
     from hoi_sim.envs.config import EnvCfg
@@ -41,6 +41,15 @@ class MotionsConfig:
     objects_dir: str | None = None
     ground: bool = True
     fix_penetration: bool = True
+
+
+@dataclass
+class RunSettings:
+    """The top-level keys of the config: ``num_envs`` (≥ 1), ``seed``, ``out`` (run or report folder)."""
+
+    num_envs: int = ranged(64, min=1)
+    seed: int = 0
+    out: str = "runs/train"
 
 
 @dataclass
@@ -68,11 +77,13 @@ def job_from_config(cfg: dict[str, Any]) -> TrainJob:
     cfg = copy.deepcopy(cfg)
     motions = from_mapping(MotionsConfig, cfg.get("motions"), "motions")
     ppo = from_mapping(PPOConfig, cfg.get("train"), "train")
-    if ppo.units and not all(int(u) > 0 for u in ppo.units):
-        raise InputError(f"train.units must be positive sizes, got {ppo.units}")
+    if not isinstance(ppo.units, (list, tuple)) or not all(
+            isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in ppo.units):
+        raise InputError(f"train.units must be a list of positive sizes, got {ppo.units!r}")
+    top = from_mapping(RunSettings, {k: cfg[k] for k in ("num_envs", "seed", "out") if cfg.get(k) is not None}, "")
     return TrainJob(motions=motions, ppo=ppo, env=dict(cfg.get("env") or {}), sim=dict(cfg.get("sim") or {}),
-                    reward=cfg.get("reward") or "tr_lr_cr", num_envs=int(cfg.get("num_envs", 64)),
-                    seed=int(cfg.get("seed", 0)), out=str(cfg.get("out") or "runs/train"), resolved=cfg)
+                    reward=cfg.get("reward") or "tr_lr_cr", num_envs=top.num_envs, seed=top.seed, out=top.out,
+                    resolved=cfg)
 
 
 def load_run_config(checkpoint: str | Path) -> dict[str, Any]:
@@ -94,9 +105,10 @@ def clips_of(job: TrainJob) -> list[ClipEntry]:
 
 
 def build_library(clips: list[ClipEntry], objects_dir: str | None, device: str) -> MotionLibrary:
-    """A ``MotionLibrary`` of ``clips`` on ``device``."""
+    """A ``MotionLibrary`` of ``clips`` on ``device`` (every clip validated before any is prepared)."""
     from hoi_sim.motions.library import MotionLibrary
 
+    check_clips(clips, objects_dir)
     motions = [load_clip(c, objects_dir) for c in clips]
     return MotionLibrary(motions, device=device)
 

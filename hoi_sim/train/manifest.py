@@ -148,24 +148,13 @@ def resolve_motions(path: str | os.PathLike, subset: str | None = None) -> list[
     return chosen
 
 
-def load_clip(entry: ClipEntry | str | os.PathLike, objects_dir: str | os.PathLike | None = None, *,
-              ground: bool | None = None, fix_penetration: bool | None = None) -> HOIMotion:
-    """Read one clip as a ``HOIMotion``; manifest labels fill in a missing ``action``/``subject`` in its meta.
-
-    ``.pt`` files are converted with ``from_intermimic`` (frame 0 dropped when it is the all-zero frame that
-    OMOMO_retarget files carry); ``objects_dir`` holds their meshes (default: an ``objects`` folder nearby).
-    ``ground``: put the clip's stance feet on the floor (``motions.grounding.ground_motion``); ``fix_penetration``:
-    then lift the object out of the floor, let touching hands follow it and move hands and fingers out of the
-    object (``motions.penetration``; needs the object's coacd hulls, cached). What each did is in
-    ``meta["provenance"]["grounding"]`` / ``["penetration"]``. None = the entry's setting (on unless a job's
-    ``motions.ground`` / ``motions.fix_penetration`` turned it off).
-    """
+def read_clip(entry: ClipEntry | str | os.PathLike, objects_dir: str | os.PathLike | None = None) -> HOIMotion:
+    """One clip as stored (``.npz``, or converted from InterMimic ``.pt``), validated once per file version
+    (``motions.checked``: ``ValidationError`` naming the file and field), not yet prepared (see :func:`load_clip`)."""
     from hoi_sim.motions import from_intermimic, load_motion
-    from hoi_sim.motions.grounding import prepare_reference
+    from hoi_sim.motions.checked import check_loaded
 
     entry = entry if isinstance(entry, ClipEntry) else _entry_from_file(Path(entry))
-    ground = entry.ground if ground is None else ground
-    fix_penetration = entry.fix_penetration if fix_penetration is None else fix_penetration
     if entry.path.suffix == ".npz":
         motion = load_motion(entry.path)
     else:
@@ -175,6 +164,38 @@ def load_clip(entry: ClipEntry | str | os.PathLike, objects_dir: str | os.PathLi
             if "frame 0" not in str(exc):
                 raise
             motion = from_intermimic(entry.path, objects_dir, drop_frames=(0,))
+    return check_loaded(motion, entry.path)
+
+
+def check_clips(clips: list[ClipEntry], objects_dir: str | os.PathLike | None = None) -> None:
+    """Validate every clip (files validated before in this process are skipped): a bad clip is refused before any
+    of them is prepared or simulated."""
+    from hoi_sim.motions.checked import known_valid
+
+    for c in clips:
+        if not known_valid(c.path):
+            read_clip(c, objects_dir)
+
+
+def load_clip(entry: ClipEntry | str | os.PathLike, objects_dir: str | os.PathLike | None = None, *,
+              ground: bool | None = None, fix_penetration: bool | None = None) -> HOIMotion:
+    """Read one clip as a ``HOIMotion``, validated (once per file version, ``motions.checked``: ``ValidationError``
+    naming the file and field); manifest labels fill in a missing ``action``/``subject`` in its meta.
+
+    ``.pt`` files are converted with ``from_intermimic`` (frame 0 dropped when it is the all-zero frame that
+    OMOMO_retarget files carry); ``objects_dir`` holds their meshes (default: an ``objects`` folder nearby).
+    ``ground``: put the clip's stance feet on the floor (``motions.grounding.ground_motion``); ``fix_penetration``:
+    then lift the object out of the floor, let touching hands follow it and move hands and fingers out of the
+    object (``motions.penetration``; needs the object's coacd hulls, cached). What each did is in
+    ``meta["provenance"]["grounding"]`` / ``["penetration"]``. None = the entry's setting (on unless a job's
+    ``motions.ground`` / ``motions.fix_penetration`` turned it off).
+    """
+    from hoi_sim.motions.grounding import prepare_reference
+
+    entry = entry if isinstance(entry, ClipEntry) else _entry_from_file(Path(entry))
+    ground = entry.ground if ground is None else ground
+    fix_penetration = entry.fix_penetration if fix_penetration is None else fix_penetration
+    motion = read_clip(entry, objects_dir)
     for key, value in (("action", entry.action), ("subject", entry.subject)):
         if value and not motion.meta.get(key):
             motion.meta[key] = value
