@@ -1,6 +1,6 @@
 """``hoi-sim <command>``: a thin dispatcher. Each command lives in ``hoi_sim/commands/<name>.py`` and defines
-``register(subparsers)`` (adds its parser and sets ``func``). Errors print one line and exit non-zero; set
-``HOI_SIM_DEBUG=1`` to see the traceback of an unexpected failure."""
+``register(subparsers)`` (adds its parser and sets ``func``). Errors print one line and exit non-zero; pass
+``--debug`` (anywhere on the command line) or set ``HOI_SIM_DEBUG=1`` to see the traceback of a failure."""
 
 from __future__ import annotations
 
@@ -29,7 +29,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def debug_enabled() -> bool:
+    """``--debug`` was given (or ``HOI_SIM_DEBUG`` is set): failures show their traceback."""
+    return os.environ.get("HOI_SIM_DEBUG", "") not in ("", "0")
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (a message never spreads over several lines of the terminal)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" not in argv:
+        return _main(argv)
+    argv.remove("--debug")
+    saved = os.environ.get("HOI_SIM_DEBUG")
+    os.environ["HOI_SIM_DEBUG"] = "1"
+    try:
+        return _main(argv)
+    finally:
+        if saved is None:
+            os.environ.pop("HOI_SIM_DEBUG", None)
+        else:
+            os.environ["HOI_SIM_DEBUG"] = saved
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -38,16 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = args.func(args)
     except HoiSimError as exc:
-        print(f"hoi-sim {args.command}: error: {exc}", file=sys.stderr)
+        if debug_enabled():
+            raise
+        print(f"hoi-sim {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"hoi-sim {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no bare traceback
-        if os.environ.get("HOI_SIM_DEBUG"):
+        if debug_enabled():
             raise
-        print(f"hoi-sim {args.command}: unexpected error: {type(exc).__name__}: {exc} "
-              "(set HOI_SIM_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(f"hoi-sim {args.command}: unexpected error: {type(exc).__name__}: {one_line(exc)} "
+              "(--debug shows the traceback)", file=sys.stderr)
         return 1
     return int(rc or 0)
 

@@ -11,6 +11,7 @@ eval.max_steps, motions.objects_dir (see hoi_sim/cfg/eval/default.yaml).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from hoi_sim.commands.train import CFG_DIR, normalize_overrides, plain_config
 from hoi_sim.errors import HoiSimError, InputError
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     if not motions:
         raise HoiSimError("no motions given: pass motions=PATH (a motion file, folder or manifest)")
     ecfg = from_mapping(EvalConfig, cfg.get("eval"), "eval")
+    if Path(cfg["out"]).exists() and not Path(cfg["out"]).is_dir():
+        raise InputError(f"out={cfg['out']}: is an existing file, not a folder; choose another out=DIR")
     paths = evaluate(ckpts, motions, cfg["out"], ecfg, objects_dir=(cfg.get("motions") or {}).get("objects_dir"))
     print(f"[eval] report: {paths['md']} (+ .csv .json .png)")
     return 0

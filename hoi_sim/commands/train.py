@@ -79,9 +79,14 @@ def _task(cfg: Any) -> None:
     plain["out"] = str(run_dir)
     try:
         result = train(job_from_config(plain), run_dir)
-    except HoiSimError as exc:
-        print(f"hoi-sim train: error: {exc}", file=sys.stderr, flush=True)
-        _STATE["failures"].append(str(exc))
+    except Exception as exc:  # noqa: BLE001 - one line per failed job (Hydra would print a trimmed traceback)
+        from hoi_sim.cli import debug_enabled, one_line
+
+        if debug_enabled():
+            raise
+        what = "error" if isinstance(exc, HoiSimError) else f"unexpected error: {type(exc).__name__}"
+        print(f"hoi-sim train: {what}: {one_line(exc)}", file=sys.stderr, flush=True)
+        _STATE["failures"].append(one_line(exc))
         if "BasicLauncher" not in str(HydraConfig.get().launcher.get("_target_", "BasicLauncher")):
             raise  # a job of a cluster launcher (submitit): let the scheduler see the failure
         return
@@ -93,10 +98,13 @@ def run_hydra(overrides: list[str], multirun: bool = False, cfg_only: str | None
     """Run the Hydra app (``@hydra.main``) with ``overrides``; returns 0, or 1 if a job failed."""
     import hydra
 
-    if not multirun and not cfg_only:  # a one-line error for a bad override (Hydra's own message is a page)
+    if not multirun and not cfg_only:  # one-line errors before Hydra writes anything (its own message is a page)
         from hoi_sim.commands.eval import compose
+        from hoi_sim.train.job import job_from_config
+        from hoi_sim.train.runner import preflight
 
-        compose(overrides)
+        plain = {k: v for k, v in compose(overrides).items() if k not in ("eval", "checkpoint")}
+        preflight(job_from_config(plain))
     app = hydra.main(config_path=str(CFG_DIR), config_name="config", version_base="1.3")(_task)
     argv = ["hoi-sim-train", *normalize_overrides(overrides)]
     if cfg_only:  # Hydra accepts one of --cfg / --multirun

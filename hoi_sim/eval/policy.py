@@ -15,8 +15,8 @@ from typing import Any
 import torch
 
 from hoi_sim.errors import InputError
+from hoi_sim.train.checkpoint import load_checkpoint, resume_checkpoint
 from hoi_sim.train.job import TrainJob, job_from_config, load_run_config
-from hoi_sim.train.runner import load_checkpoint, resume_checkpoint
 
 
 @dataclass

@@ -4,7 +4,8 @@
   network whose state-independent log-σ can be frozen (InterMimic's constant σ; rl-games' ``fixed_sigma`` only means
   "state-independent" and still learns it).
 * :class:`HoiA2CAgent` — registered on the ``Runner.algo_factory``: rl-games' continuous PPO agent with the soft
-  action bound configurable (InterMimic penalises |μ| > 1, rl-games > 1.1) and atomic checkpoint writes.
+  action bound configurable (InterMimic penalises |μ| > 1, rl-games > 1.1), atomic checkpoint writes and safe
+  checkpoint reads (``weights_only=True``, :mod:`hoi_sim.train.checkpoint`).
 * :class:`ProgressObserver` — an ``AlgoObserver``: one progress line per epoch (with an ETA), ``progress.csv``
   (episode length in seconds and as a fraction of its clip, periodic deterministic-rollout metrics), per-term
   reward scalars in TensorBoard, and resumable checkpoints ``nn/last.pth`` + ``nn/ep_<epoch>.pth`` every
@@ -29,9 +30,10 @@ from rl_games.algos_torch.network_builder import A2CBuilder
 from rl_games.common.algo_observer import AlgoObserver
 
 from hoi_sim.io_utils import atomic_path
+from hoi_sim.train.checkpoint import LAST, load_checkpoint, strip_compile_prefix
 from hoi_sim.train.config import NETWORK_NAME
 
-LAST = "last.pth"
+__all__ = ["LAST", "ConstSigmaActorCritic", "HoiA2CAgent", "ProgressObserver", "register_networks", "save_state"]
 INITIAL = "ep_0.pth"
 
 EPISODE_COLUMNS = ("mean_episode_s", "mean_episode_clip_frac")
@@ -79,6 +81,19 @@ class HoiA2CAgent(A2CAgent):
         high = torch.clamp_min(mu - lim, 0.0) ** 2
         low = torch.clamp_max(mu + lim, 0.0) ** 2
         return (high + low).sum(dim=-1)
+
+    preloaded: dict[str, Any] | None = None
+    """A checkpoint state already read (safely) by the runner; ``restore`` uses it instead of reading ``fn``."""
+
+    def restore(self, fn: str, set_epoch: bool = True) -> None:
+        """Load a checkpoint with ``torch.load(weights_only=True)`` (rl-games' own ``restore`` unpickles anything);
+        a crafted file is refused with an ``InputError`` naming it."""
+        state = self.preloaded if self.preloaded is not None else load_checkpoint(fn, resumable=True)
+        self.preloaded = None
+        self.set_full_state_weights(strip_compile_prefix(state), set_epoch=set_epoch)
+
+    def restore_central_value_function(self, fn: str) -> None:
+        self.set_central_value_function_weights(load_checkpoint(fn, resumable=True))
 
     def save(self, fn: str) -> None:
         """rl-games' own saves (best / max-epochs) are skipped when ``config.managed_checkpoints`` is set: the

@@ -29,9 +29,12 @@ import yaml
 from hoi_sim.errors import InputError
 from hoi_sim.io_utils import write_text_atomic
 from hoi_sim.train.agent import LAST, HoiA2CAgent, ProgressObserver, register_networks
+from hoi_sim.train.checkpoint import load_checkpoint, resume_checkpoint
 from hoi_sim.train.config import ALGO_NAME, resolve_device, rlgames_params
 from hoi_sim.train.job import CONFIG_NAME, TrainJob, build_library, clips_of, env_config, write_reward
+from hoi_sim.train.manifest import check_clips
 from hoi_sim.train.periodic_eval import PeriodicEval
+from hoi_sim.train.run_folder import check_out_dir, ensure_unlocked, run_lock, truncate_progress
 from hoi_sim.train.vecenv import register_env
 
 
@@ -43,16 +46,6 @@ class TrainResult:
     checkpoint: Path
     epoch: int
     frames: int
-
-
-def resume_checkpoint(resume: str | os.PathLike) -> Path:
-    """A ``.pth`` file as given, or a run folder's ``nn/last.pth``."""
-    p = Path(resume)
-    if p.is_dir():
-        p = p / "nn" / LAST
-    if not p.is_file():
-        raise InputError(f"cannot resume: {p} does not exist")
-    return p
 
 
 _counter = itertools.count()
@@ -70,11 +63,9 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResult:
-    """Train one policy for ``job``; returns where it went. ``run_dir`` defaults to ``job.out``."""
-    from rl_games.torch_runner import Runner
-
-    run = Path(run_dir or job.out).resolve()
+def run_checkpoint(job: TrainJob, run: Path) -> Path | None:
+    """The checkpoint ``job`` continues from in ``run`` (None: a fresh start); ``InputError`` when a fresh start
+    would overwrite a run folder's training."""
     nn_dir = run / "nn"
     if job.ppo.resume == "auto":  # continue this run folder if it holds a checkpoint (e.g. a requeued SLURM job)
         ckpt = nn_dir / LAST if (nn_dir / LAST).is_file() else None
@@ -83,16 +74,49 @@ def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResul
     if ckpt is None and (nn_dir / LAST).exists():
         raise InputError(f"{run} already holds a training run; continue it with train.resume={run} "
                          "or choose another out=DIR")
+    return ckpt
+
+
+def preflight(job: TrainJob, run_dir: str | os.PathLike | None = None) -> Path:
+    """Everything a training checks before it writes anything or builds any physics: ``out`` is not a file nor
+    locked by a running training, a fresh start does not overwrite a run, the checkpoint to resume loads with
+    ``weights_only=True``, and every clip is valid (``motions.checked``). Returns the run folder."""
+    run = check_out_dir(run_dir or job.out)
+    ensure_unlocked(run)
+    ckpt = run_checkpoint(job, run)
+    if ckpt is not None:
+        load_checkpoint(ckpt, resumable=True)
+    check_clips(clips_of(job), job.motions.objects_dir)
+    return run
+
+
+def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResult:
+    """Train one policy for ``job``; returns where it went. ``run_dir`` defaults to ``job.out``.
+
+    The run folder is locked for the whole training (a second training into it is refused); a resumed run's
+    ``progress.csv`` is cut back to the restored epoch first, so each epoch appears once."""
+    run = check_out_dir(run_dir or job.out)
+    with run_lock(run):
+        ckpt = run_checkpoint(job, run)
+        resumed = load_checkpoint(ckpt, resumable=True) if ckpt else None  # weights_only=True, before any work
+        clips = clips_of(job)
+        check_clips(clips, job.motions.objects_dir)
+        truncate_progress(run, int(resumed["epoch"]) if resumed else 0)
+        return _train(job, run, clips, ckpt, resumed)
+
+
+def _train(job: TrainJob, run: Path, clips: list, ckpt: Path | None, resumed: dict[str, Any] | None) -> TrainResult:
+    from rl_games.torch_runner import Runner
+
+    from hoi_sim.envs.factory import make_env
+
+    nn_dir = run / "nn"
     nn_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(nn_dir / CONFIG_NAME, yaml.safe_dump(job.resolved, sort_keys=False))
     reward_path = write_reward(job, nn_dir / "reward.yaml")
-
     device = resolve_device(job.ppo.device)
-    clips = clips_of(job)
     ecfg = env_config(job, reward_path=reward_path)
     library = build_library(clips, job.motions.objects_dir, ecfg.device)
-    from hoi_sim.envs.factory import make_env
-
     env = make_env(ecfg, library)
     name = f"hoi_sim_{os.getpid()}_{next(_counter)}"
     register_env(name, env, device)
@@ -105,7 +129,13 @@ def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResul
                                 eval_every=job.ppo.eval_every, evaluator=evaluator,
                                 max_minutes=job.ppo.max_minutes)
     runner = Runner(algo_observer=observer)
-    runner.algo_factory.register_builder(ALGO_NAME, lambda **kw: HoiA2CAgent(**kw))
+
+    def make_agent(**kw: Any) -> HoiA2CAgent:
+        agent = HoiA2CAgent(**kw)
+        agent.preloaded = resumed  # restore() takes the state read above (never rl-games' unpickling loader)
+        return agent
+
+    runner.algo_factory.register_builder(ALGO_NAME, make_agent)
     runner.load({"params": params})
     print(f"[train] {len(clips)} clip(s), {env.num_envs} envs, obs {env.num_obs}, reward {job.reward_name}, "
           f"backend {ecfg.backend}, PPO on {device}; run folder {run}"
@@ -117,16 +147,6 @@ def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResul
         env.close()
         if evaluator is not None:
             evaluator.close()
-    state = torch.load(nn_dir / LAST, map_location="cpu", weights_only=False)
+    state = load_checkpoint(nn_dir / LAST)
     return TrainResult(run, nn_dir / LAST, int(state["epoch"]), int(state["frame"]))
 
-
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """An rl-games checkpoint written by :func:`train` (trusted local file: rl-games saves plain dicts of tensors
-    and numbers, loaded with ``weights_only=True``)."""
-    p = resume_checkpoint(path)
-    try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{p}: not a readable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})") \
-            from None

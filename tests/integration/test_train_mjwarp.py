@@ -32,7 +32,7 @@ def test_train_and_eval_with_mjwarp(tmp_path: Path) -> None:
     resolved = yaml.safe_load((run / "nn" / "config.yaml").read_text())
     assert resolved["sim"]["backend"] == "mjwarp"
     assert (run / "nn" / "last.pth").is_file()
-    state = torch.load(run / "nn" / "last.pth", map_location="cpu", weights_only=False)
+    state = torch.load(run / "nn" / "last.pth", map_location="cpu", weights_only=True)
     assert int(state["epoch"]) == 2
 
     out = tmp_path / "eval"

@@ -1,5 +1,6 @@
 """SIGKILL a training run, resume it: the epoch counter, optimizer state and observation normaliser continue
-from the last checkpoint; a run folder is never overwritten without ``train.resume``."""
+from the last checkpoint and progress.csv holds each epoch once; a run folder is never overwritten without
+``train.resume``, and never trained into by two processes at once."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def _rms(state: dict) -> tuple[float, torch.Tensor]:
     return float(m[key]), m[key.replace("count", "running_mean")].clone()
 
 
-def test_kill_and_resume(toy_clip: Path, tmp_path: Path) -> None:
+def test_kill_and_resume(toy_clip: Path, tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "hoi_sim.cli", "train", f"motions={toy_clip}", f"out={run}",
            "train.max_epochs=100000", *TRAIN]
@@ -58,6 +59,10 @@ def test_kill_and_resume(toy_clip: Path, tmp_path: Path) -> None:
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
             assert time.monotonic() < deadline, "training did not reach epoch 3"
             time.sleep(0.2)
+        # a second training into the folder of a running one is refused (the run folder is locked)
+        capsys.readouterr()
+        assert main(["train", f"motions={toy_clip}", f"out={run}", "train.resume=auto", *TRAIN]) == 1
+        assert "locked by a running training" in capsys.readouterr().err
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -84,4 +89,4 @@ def test_kill_and_resume(toy_clip: Path, tmp_path: Path) -> None:
     assert count1 == pytest.approx(count0 + SEEN)  # normaliser statistics carried over
     assert not torch.allclose(mean0, mean1)
     epochs = [int(r["epoch"]) for r in csv.DictReader((run / "progress.csv").open())]
-    assert epochs[-1] == epoch + 1 and epochs.count(epoch + 1) == 1
+    assert epochs == list(range(1, epoch + 2))  # each epoch once: the dead run's rows past its checkpoint are gone
