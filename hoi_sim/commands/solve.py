@@ -13,7 +13,11 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import math
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -140,9 +144,40 @@ def _body_model(kind: str, gt_path: Path):
         raise InputError(f"--body {kind}: {str(exc).splitlines()[0]}") from None
 
 
+def _num(v: float | None) -> str:
+    return f"{v:9.3f}" if v is not None and math.isfinite(v) else f"{'n/a':>9s}"
+
+
+def _write_outputs(out: Path, seq, inp, files, cfg, metrics: dict | None) -> Path:
+    """Write every output into a hidden staging folder inside ``out``, then move each file into ``out`` (rename):
+    a kill or a failure while writing leaves no half-written output there. Returns the path of the
+    ``all_parameters_*.json`` written."""
+    from hoi_sim.recon.sequence import save_sequence, write_all_parameters
+
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".solve-partial-", dir=out))
+    try:
+        save_sequence(seq, stage / "hoi_sequence.npz")
+        kp = json.loads(files.annotations.read_text())
+        js = write_all_parameters(seq, stage, object_scale=inp.object.user_scale,
+                                  kp_records={k: v for k, v in kp.items() if k.isdigit()},
+                                  human_global=inp.human_global, object_mesh_path=str(files.mesh.resolve()))
+        if cfg is not None:
+            import yaml
+
+            write_text_atomic(stage / "solver_config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        if metrics is not None:
+            write_json_atomic(stage / "metrics.json", metrics, indent=1)
+        for p in sorted(stage.iterdir()):
+            os.replace(p, out / p.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return out / js.name
+
+
 def run(args: argparse.Namespace) -> int:
     from hoi_sim.recon.ingest import describe_missing, load_session, locate
-    from hoi_sim.recon.sequence import load_sequence, save_sequence, write_all_parameters
+    from hoi_sim.recon.sequence import load_sequence
 
     t0 = time.time()
 
@@ -153,6 +188,9 @@ def run(args: argparse.Namespace) -> int:
     if files.missing:
         raise InputError(describe_missing(files))
     cfg = None if args.ingest_only else load_solver_config(args.config, args.set)
+    out: Path = args.out or (args.session / "final_optimized_parameters")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"-o {out}: is an existing file, not a folder")
     progress(f"ingest {args.session} (layout {files.layout})")
     inp = load_session(args.session, load_masks=not args.no_masks, drop_last_frame=args.drop_last_frame)
     dof = inp.dof_per_frame()
@@ -173,29 +211,22 @@ def run(args: argparse.Namespace) -> int:
         times = {k: v for k, v in seq.meta.get("diagnostics", {}).items() if k.startswith("t_")}
         if times:
             progress("  timings: " + ", ".join(f"{k[2:-2]} {v:.2f}s" for k, v in times.items()))
-    out: Path = args.out or (args.session / "final_optimized_parameters")
-    out.mkdir(parents=True, exist_ok=True)
     seq.meta.setdefault("provenance", {}).update({"session": str(args.session), "ingest": inp.provenance,
                                                   "solver": "ingest-only" if args.ingest_only else "4DHOISolver"})
-    save_sequence(seq, out / "hoi_sequence.npz")
-    kp = json.loads((files.annotations).read_text())
-    js = write_all_parameters(seq, out, object_scale=inp.object.user_scale,
-                              kp_records={k: v for k, v in kp.items() if k.isdigit()},
-                              human_global=inp.human_global, object_mesh_path=str(files.mesh.resolve()))
-    if cfg is not None:
-        import yaml
-
-        write_text_atomic(out / "solver_config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    progress(f"wrote {out / 'hoi_sequence.npz'} and {js.name}")
-    if gt_path.is_file():
-        from hoi_sim.recon.gt_eval import METRIC_KEYS, metrics_with_init, sequence_from_input
+    metrics = None
+    if gt_path.is_file():  # scored before anything is written: a failure leaves the outputs as they were
+        from hoi_sim.recon.gt_eval import metrics_with_init, sequence_from_input
 
         progress("scoring against ground_truth.npz")
         metrics = metrics_with_init(seq, sequence_from_input(inp), load_sequence(gt_path), body)
-        write_json_atomic(out / "metrics.json", metrics, indent=1)
+    js = _write_outputs(out, seq, inp, files, cfg, metrics)
+    progress(f"wrote {out / 'hoi_sequence.npz'} and {js.name}" + (" and metrics.json" if metrics else ""))
+    if metrics is not None:
+        from hoi_sim.recon.gt_eval import METRIC_KEYS
+
         print(f"{'metric':22s} {'init':>9s} {'solved':>9s}")
         for k in METRIC_KEYS:
-            print(f"{k:22s} {metrics['init_' + k]:9.3f} {metrics[k]:9.3f}")
+            print(f"{k:22s} {_num(metrics['init_' + k])} {_num(metrics[k])}")
     progress("done")
     sys.stdout.flush()
     return 0

@@ -26,6 +26,22 @@ from hoi_sim.recon.annotations import parse_annotations
 from hoi_sim.recon.types import MIN_DOF, SMPLX_FIELDS, ObjectMesh, SmplxParams, SolverInput
 
 B_DECIMATION_VERTEX_LIMIT = 30000
+MAX_ABS_TRANSLATION_M = 1e3
+"""Largest plausible |coordinate| (m) of an object centre, an SMPL-X translation or a scaled mesh vertex."""
+MAX_SCALE = 1e3
+"""Largest plausible object scale (``obj_poses.json`` 'scale', the annotations' 'object_scale')."""
+MAX_ABS_PARAM = 1e3
+"""Largest plausible |value| of any other SMPL-X parameter (radians, shape coefficients)."""
+
+
+def check_magnitude(a: np.ndarray, limit: float, where: str) -> np.ndarray:
+    """``a`` when every |value| ≤ ``limit``; else ``InputError`` naming ``where`` and the first index beyond it
+    (finite but absurd values, e.g. 1e300, overflow later and poison every output)."""
+    big = np.argwhere(np.abs(a) > limit)
+    if len(big):
+        i = tuple(int(x) for x in big[0])
+        raise InputError(f"{where}: value {float(a[i]):.3g} at index {i} is beyond ±{limit:g}")
+    return a
 """Release B's annotator picks on a decimated mesh when the mesh has more vertices than this (notes §1.2)."""
 
 
@@ -88,10 +104,11 @@ def load_mesh(path: Path, scale: float, user_scale: float) -> ObjectMesh:
     """OBJ → the app's centred object: × scale (0 → 1), minus the mean, × user_scale."""
     v, f, c = sio.read_obj(path)
     s = 1.0 if scale == 0 else scale
-    v = v * s
+    v = check_magnitude(v * s, MAX_ABS_TRANSLATION_M, f"{path}: vertices (× scale {s:g})")
     centroid = v.mean(axis=0)
-    return ObjectMesh(vertices=(v - centroid) * user_scale, faces=f, scale=s, user_scale=user_scale,
-                      raw_centroid=centroid, colors=c)
+    centred = check_magnitude((v - centroid) * user_scale, MAX_ABS_TRANSLATION_M,
+                              f"{path}: vertices (× object_scale {user_scale:g})")
+    return ObjectMesh(vertices=centred, faces=f, scale=s, user_scale=user_scale, raw_centroid=centroid, colors=c)
 
 
 def read_obj_poses(path: Path, num_frames: int) -> tuple[float, np.ndarray, np.ndarray | None]:
@@ -102,14 +119,17 @@ def read_obj_poses(path: Path, num_frames: int) -> tuple[float, np.ndarray, np.n
     scale = data.get("scale", 1.0)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale):
         raise InputError(f"{path}: field 'scale' must be a number, got {scale!r}")
-    if scale < 0:
-        raise InputError(f"{path}: field 'scale' must not be negative, got {scale}")
+    if scale < 0 or scale > MAX_SCALE:
+        raise InputError(f"{path}: field 'scale' must be in [0, {MAX_SCALE:g}], got {scale}")
     if "center" in data:
-        center = sio.as_float_array(data["center"], (None, 3), f"{path}: field 'center'")
+        center = check_magnitude(sio.as_float_array(data["center"], (None, 3), f"{path}: field 'center'"),
+                                 MAX_ABS_TRANSLATION_M, f"{path}: field 'center'")
         if center.shape[0] != num_frames:
             raise InputError(f"{path}: field 'center' has {center.shape[0]} frames, the video has {num_frames}")
     elif "t" in data:
-        center = np.repeat(sio.as_float_array(data["t"], (3,), f"{path}: field 't'")[None], num_frames, axis=0)
+        t = check_magnitude(sio.as_float_array(data["t"], (3,), f"{path}: field 't'"), MAX_ABS_TRANSLATION_M,
+                            f"{path}: field 't'")
+        center = np.repeat(t[None], num_frames, axis=0)
     else:
         raise InputError(f"{path}: needs field 't' (release B) or 'center' (release A)")
     rot = None
@@ -144,6 +164,8 @@ def _smplx_dict(d: object, path: Path, key: str, num_frames: int, hands: bool) -
         bad = np.flatnonzero(~np.isfinite(a).all(axis=1))
         if bad.size:
             raise InputError(f"{path}: field '{key}.{name}' is not finite at frame {int(bad[0])}")
+        limit = MAX_ABS_TRANSLATION_M if name == "transl" else MAX_ABS_PARAM
+        check_magnitude(a, limit, f"{path}: field '{key}.{name}'")
         vals[name] = a
     return SmplxParams(**vals)
 
@@ -188,6 +210,17 @@ def _masks(folder: Path | None, start: int, T: int, size: tuple[int, int],
     return arr, paths
 
 
+def _user_scale(ann_data: object, path: Path) -> float:
+    """The annotations' ``object_scale`` (absent, null or ≤ 0: 1, as the app does); ``InputError`` beyond
+    :data:`MAX_SCALE` or not finite."""
+    value = ann_data.get("object_scale", 1.0) if isinstance(ann_data, dict) else 1.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return 1.0
+    if not np.isfinite(value) or value > MAX_SCALE:
+        raise InputError(f"{path}: field 'object_scale' must be at most {MAX_SCALE:g}, got {value}")
+    return float(value)
+
+
 def load_session(folder: str | Path, *, load_masks: bool = True, drop_last_frame: bool = False,
                  min_dof: int = MIN_DOF) -> SolverInput:
     """Read a session folder into a validated :class:`SolverInput` (frames [start, end) of the annotations).
@@ -202,8 +235,7 @@ def load_session(folder: str | Path, *, load_masks: bool = True, drop_last_frame
     N, size = video.num_frames, (video.height, video.width)
     scale, center, rot = read_obj_poses(files.obj_poses, N)
     ann_data = sio.read_json(files.annotations)
-    user_scale = ann_data.get("object_scale", 1.0) if isinstance(ann_data, dict) else 1.0
-    mesh = load_mesh(files.mesh, scale, user_scale if isinstance(user_scale, (int, float)) and user_scale > 0 else 1.0)
+    mesh = load_mesh(files.mesh, scale, _user_scale(ann_data, files.annotations))
     if (files.layout == "B" and files.annotations.name == "kp_record_merged.json"
             and mesh.num_vertices > B_DECIMATION_VERTEX_LIMIT):
         raise InputError(f"{files.annotations}: release-B indices refer to a decimated mesh ({mesh.num_vertices} "
