@@ -73,3 +73,17 @@ def dumps_json(data: Any, **kwargs: Any) -> str:
 def write_json_atomic(path: str | os.PathLike, data: Any, **kwargs: Any) -> None:
     """:func:`dumps_json` of ``data`` written atomically to ``path``."""
     write_text_atomic(path, dumps_json(data, **kwargs))
+
+
+def check_writable(path: str | os.PathLike, force: bool, flag: str = "") -> Path:
+    """``path`` when a file may be written there: ``InputError`` (naming ``flag`` and the path) when it is a folder,
+    or an existing file and ``force`` is off."""
+    from hoi_sim.errors import InputError
+
+    p = Path(path)
+    where = f"{flag} {p}" if flag else str(p)
+    if p.is_dir():
+        raise InputError(f"{where}: is a folder, not an output file")
+    if p.exists() and not force:
+        raise InputError(f"{where}: exists; pass --force to overwrite")
+    return p

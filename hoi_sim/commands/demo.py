@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     solved = out / "solve"
     _step("solve", ["solve", str(session), "-o", str(solved), "--config", args.solver_config, "--body", "proxy"], t0)
     motion = out / "motion.npz"
-    _step("retarget", ["convert", str(solved / "hoi_sequence.npz"), "-o", str(motion), "--action", "touch"], t0)
+    _step("retarget", ["convert", str(solved / "hoi_sequence.npz"), "-o", str(motion), "--action", "touch",
+                       "--force"], t0)
     _step("validate", ["validate", str(motion)], t0)
 
     runs = []
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     _step("eval", ["eval", "checkpoint=" + ",".join(str(r) for r in runs), f"motions={motion}", f"out={out}"], t0)
     video = out / "demo.mp4"
     _step("render", ["render", str(motion), "--checkpoint", str(runs[-1]), "-o", str(video), "--width", "512",
-                     "--height", "384"], t0)
+                     "--height", "384", "--force"], t0)
 
     _print_survival(out / "report.json")
     print(f"\ndemo finished in {time.time() - t0:.0f} s; outputs in {out}:")

@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--ghost-offset", type=float, nargs=3, metavar=("X", "Y", "Z"), default=None,
                    help="shift the ghost (m), e.g. 0 1.2 0 to show it alongside instead of overlaid")
+    p.add_argument("--force", action="store_true", help="overwrite the output file when it exists")
     p.set_defaults(func=run)
 
 
@@ -34,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from hoi_sim.viz.video import ensure_gl
 
     ensure_gl()
+    from hoi_sim.io_utils import check_writable
     from hoi_sim.train.manifest import list_clips, load_clip
     from hoi_sim.viz.video import render_motion_video, render_rollout_video
 
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{args.motion}: no clip named {args.clip!r}")
     entry = clips[0]
     out = Path(args.out or f"{entry.name}.mp4")
+    check_writable(out, args.force, "-o")
     kw = {"width": args.width, "height": args.height}
     if args.checkpoint is None:
         motion = load_clip(entry, args.objects)

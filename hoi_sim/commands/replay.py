@@ -56,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=("pd", "kinematic", "both"), default="pd")
     p.add_argument("--objects", help="folder of <object>.obj meshes for InterMimic .pt clips")
     p.add_argument("--json", help="write one row per clip to this JSON file")
+    p.add_argument("--force", action="store_true", help="overwrite the --json file when it exists")
     p.add_argument("--mass-mode", choices=("density", "fixed"), default=None,
                    help="object mass rule (default: cfg/sim/mujoco.yaml)")
     p.add_argument("--max-seconds", type=float, default=None, help="replay at most this long per clip")
@@ -281,11 +282,14 @@ COLUMNS = {
 
 
 def run(args: argparse.Namespace) -> int:
+    from hoi_sim.io_utils import check_writable
     from hoi_sim.motions import penetration
     from hoi_sim.motions.grounding import reference_lines, report_of
     from hoi_sim.sim.config import SimConfig
     from hoi_sim.train.manifest import ClipEntry, check_clips
 
+    if args.json:
+        check_writable(args.json, args.force, "--json")
     paths = _expand(args.motions)
     cfg = SimConfig.for_backend("mujoco")
     if args.mass_mode:

@@ -25,7 +25,8 @@ from hoi_sim.eval import metrics as M
 from hoi_sim.eval.policy import Policy, load_policy
 from hoi_sim.eval.report import REFERENCE, ClipResult, write_report
 from hoi_sim.eval.rollout import ClipEnv, ClipRollout, rollout_clips
-from hoi_sim.train.job import env_config, write_reward
+from hoi_sim.motions.object_kind import object_motion_kind
+from hoi_sim.train.job import SKELETON_TOL_M, env_config, write_reward
 from hoi_sim.train.manifest import ClipEntry, check_clips, list_clips, load_clip, subsets
 
 ALL = "all"
@@ -99,16 +100,18 @@ def clips_for(policy: Policy, motions: str | os.PathLike) -> tuple[str, list[Cli
 
 def rollout_policy(policy: Policy, clips: list[ClipEntry], cfg: EvalConfig | None = None,
                    objects_dir: str | None = None, motions: list | None = None) -> list[ClipRollout]:
-    """Deterministic rollouts of ``policy`` over ``clips`` (grouped by object: one backend holds one object);
-    ``motions`` are the clips already loaded (else they are read)."""
+    """Deterministic rollouts of ``policy`` over ``clips`` (grouped by object, skeleton and mass mode: one backend
+    holds one of each); ``motions`` are the clips already loaded (else they are read)."""
     cfg = cfg or EvalConfig()
     job = policy.job
     objects_dir = objects_dir or job.motions.objects_dir
     if motions is None:
         motions = [load_clip(c, objects_dir) for c in clips]
-    groups: dict[str, list[int]] = {}
+    groups: dict[tuple, list[int]] = {}  # one backend per object, skeleton and mass mode
     for i, m in enumerate(motions):
-        groups.setdefault(str(m.meta.get("object_name", "")), []).append(i)
+        key = (str(m.meta.get("object_name", "")), object_motion_kind(m),
+               np.round(np.asarray(m.skeleton_offsets, np.float64) / SKELETON_TOL_M).astype(np.int64).tobytes())
+        groups.setdefault(key, []).append(i)
     out: dict[int, ClipRollout] = {}
     with tempfile.TemporaryDirectory(prefix="hoi_sim_eval_") as tmp:
         _rollout_groups(policy, motions, list(groups.values()), cfg, write_reward(job, Path(tmp) / "reward.yaml"),

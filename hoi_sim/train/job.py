@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import yaml
 
 from hoi_sim.config_mapping import from_mapping, ranged
@@ -24,6 +25,7 @@ from hoi_sim.train.manifest import ClipEntry, check_clips, load_clip, resolve_mo
 if TYPE_CHECKING:
     from hoi_sim.envs.config import EnvCfg
     from hoi_sim.motions.library import MotionLibrary
+    from hoi_sim.motions.schema import HOIMotion
     from hoi_sim.sim.config import SimConfig
 
 CONFIG_NAME = "config.yaml"
@@ -110,7 +112,34 @@ def build_library(clips: list[ClipEntry], objects_dir: str | None, device: str) 
 
     check_clips(clips, objects_dir)
     motions = [load_clip(c, objects_dir) for c in clips]
+    check_one_body(motions, [str(c.path) for c in clips])
     return MotionLibrary(motions, device=device)
+
+
+SKELETON_TOL_M = 1e-3
+"""Clips whose bone offsets differ by more than this (m) have different skeletons."""
+
+
+def check_one_body(motions: list[HOIMotion], labels: list[str] | None = None) -> None:
+    """``InputError`` naming two clips when the library mixes skeletons (bone offsets further apart than
+    :data:`SKELETON_TOL_M`) or object mass modes: the env's backend is built on one skeleton and one mass rule (its
+    first clip's), so the other clips would be simulated on the wrong body (a 1.25×-scaled clip resets 252 mm off
+    its reference). Train such clips in separate runs (one per subject / object kind), until the backend builds
+    per-env assets. ``labels`` name the clips in the message (default: their names)."""
+    from hoi_sim.motions.object_kind import object_motion_kind
+
+    names = labels or [m.name for m in motions]
+    modes = [object_motion_kind(m) for m in motions]
+    for i in range(1, len(motions)):
+        gap = float(np.abs(np.asarray(motions[i].skeleton_offsets, np.float64)
+                           - np.asarray(motions[0].skeleton_offsets, np.float64)).max())
+        if gap > SKELETON_TOL_M:
+            raise InputError(f"clips {names[0]!r} and {names[i]!r} have different skeletons (bone offsets differ by "
+                             f"{1000 * gap:.0f} mm) and one run simulates one skeleton: train them in separate runs "
+                             "(e.g. one manifest subset per subject)")
+        if modes[i] != modes[0]:
+            raise InputError(f"clips {names[0]!r} ({modes[0]} object) and {names[i]!r} ({modes[i]} object) need "
+                             "different object mass modes and one run simulates one: train them in separate runs")
 
 
 def sim_config(sim: dict[str, Any]) -> SimConfig:

@@ -31,8 +31,8 @@ from hoi_sim.io_utils import write_text_atomic
 from hoi_sim.train.agent import LAST, HoiA2CAgent, ProgressObserver, register_networks
 from hoi_sim.train.checkpoint import load_checkpoint, resume_checkpoint
 from hoi_sim.train.config import ALGO_NAME, resolve_device, rlgames_params
-from hoi_sim.train.job import CONFIG_NAME, TrainJob, build_library, clips_of, env_config, write_reward
-from hoi_sim.train.manifest import check_clips
+from hoi_sim.train.job import CONFIG_NAME, TrainJob, build_library, check_one_body, clips_of, env_config, write_reward
+from hoi_sim.train.manifest import check_clips, read_clip
 from hoi_sim.train.periodic_eval import PeriodicEval
 from hoi_sim.train.run_folder import check_out_dir, ensure_unlocked, run_lock, truncate_progress
 from hoi_sim.train.vecenv import register_env
@@ -80,13 +80,16 @@ def run_checkpoint(job: TrainJob, run: Path) -> Path | None:
 def preflight(job: TrainJob, run_dir: str | os.PathLike | None = None) -> Path:
     """Everything a training checks before it writes anything or builds any physics: ``out`` is not a file nor
     locked by a running training, a fresh start does not overwrite a run, the checkpoint to resume loads with
-    ``weights_only=True``, and every clip is valid (``motions.checked``). Returns the run folder."""
+    ``weights_only=True``, every clip is valid (``motions.checked``) and all share one skeleton and object mass mode.
+    Returns the run folder."""
     run = check_out_dir(run_dir or job.out)
     ensure_unlocked(run)
     ckpt = run_checkpoint(job, run)
     if ckpt is not None:
         load_checkpoint(ckpt, resumable=True)
-    check_clips(clips_of(job), job.motions.objects_dir)
+    clips = clips_of(job)
+    check_clips(clips, job.motions.objects_dir)
+    check_one_body([read_clip(c, job.motions.objects_dir) for c in clips], [str(c.path) for c in clips])
     return run
 
 

@@ -1,6 +1,6 @@
 """Hostile-input probe of the ``hoi-sim`` command line (issue 14 §6).
 
-Feeds crafted bad inputs to validate, convert, train, replay, eval, solve and synth and checks that each one
+Feeds crafted bad inputs to validate, convert, train, replay, render, eval, solve and synth and checks that each one
 
 * exits non-zero,
 * says why on one error line that names the file or the field at fault (no traceback),
@@ -306,6 +306,29 @@ for _ov, _field in (("train.max_epochs=-1", "train.max_epochs"), ("train.max_epo
     PROBES.append(Probe(f"train: {_ov}", _train_with(_ov), (_field,)))
 
 
+@probe("train: clips of two skeletons in one run", "different skeletons", "big.npz")
+def _(sb, _stack):
+    big = toy()
+    big.meta["name"] = "big"
+    for name in ("root_pos", "body_pos", "obj_pos", "skeleton_offsets", "root_lin_vel", "body_lin_vel",
+                 "obj_lin_vel"):
+        setattr(big, name, getattr(big, name) * np.float32(1.25))  # the same clip on a 1.25x body
+    (sb / "clips").mkdir()
+    save(toy(), sb / "clips" / "a.npz")
+    save(big, sb / "clips" / "big.npz")
+    return ["train", f"motions={sb / 'clips'}", f"out={sb / 'run'}", *TRAIN_FAST]
+
+
+@probe("train: static and dynamic objects in one run", "different object mass modes")
+def _(sb, _stack):
+    still = toy()
+    still.meta.update(name="still", mass_mode="static")
+    (sb / "clips").mkdir()
+    save(toy(), sb / "clips" / "a.npz")
+    save(still, sb / "clips" / "still.npz")
+    return ["train", f"motions={sb / 'clips'}", f"out={sb / 'run'}", *TRAIN_FAST]
+
+
 @probe("train: out= an existing file", "out=", "taken.txt")
 def _(sb, _stack):
     (sb / "taken.txt").write_text("not a run folder")
@@ -352,6 +375,24 @@ for _kind in ("nan_root", "contact_label_5", "zero_quaternion"):
 @probe("replay: missing file", "ghost.npz")
 def _(sb, _stack):
     return ["replay", str(sb / "ghost.npz")]
+
+
+@probe("replay: --json an existing file without --force", "rows.json", "--force")
+def _(sb, _stack):
+    (sb / "rows.json").write_text("{}")
+    return ["replay", str(save(toy(), sb / "good.npz")), "--json", str(sb / "rows.json")]
+
+
+# render --------------------------------------------------------------------
+@probe("render: clip with a NaN root", "nan_root.npz", "root_pos")
+def _(sb, _stack):
+    return ["render", str(bad_clip(sb, "nan_root")), "-o", str(sb / "video.mp4")]
+
+
+@probe("render: -o an existing file without --force", "video.mp4", "--force")
+def _(sb, _stack):
+    (sb / "video.mp4").write_text("keep")
+    return ["render", str(save(toy(), sb / "clip.npz")), "-o", str(sb / "video.mp4")]
 
 
 # eval ----------------------------------------------------------------------

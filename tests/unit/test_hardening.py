@@ -319,3 +319,31 @@ def test_unexpected_errors_are_one_line_and_debug_shows_the_traceback(monkeypatc
     with pytest.raises(ValueError):
         cli.main(["--debug", "validate", "x.npz"])
     assert "HOI_SIM_DEBUG" not in __import__("os").environ
+
+
+# --- defect 3: one skeleton and one mass mode per run ----------------------------------------------------------------
+def test_training_refuses_mixed_skeletons_and_mass_modes(tmp_path) -> None:
+    import pytest
+
+    from hoi_sim.envs.toy import toy_motion
+    from hoi_sim.errors import InputError
+    from hoi_sim.motions import save_motion, validate_motion
+    from hoi_sim.train.job import build_library
+    from hoi_sim.train.manifest import ClipEntry
+
+    def entry(m, name):
+        return ClipEntry(save_motion(m, tmp_path / f"{name}.npz"), ground=False, fix_penetration=False)
+
+    a = toy_motion(20, seed=1, name="a")
+    big = toy_motion(20, seed=1, name="big")  # the same clip on a 1.25× body: still a valid clip
+    for name in ("root_pos", "body_pos", "obj_pos", "skeleton_offsets", "root_lin_vel", "body_lin_vel",
+                 "obj_lin_vel"):
+        setattr(big, name, getattr(big, name) * np.float32(1.25))
+    assert validate_motion(big) == []
+    with pytest.raises(InputError, match=r"a\.npz' and '.*big\.npz' have different skeletons \(bone offsets differ by"):
+        build_library([entry(a, "a"), entry(big, "big")], None, "cpu")
+    still = toy_motion(20, seed=2, name="still")
+    still.meta["mass_mode"] = "static"
+    with pytest.raises(InputError, match="different object mass modes"):
+        build_library([entry(a, "a"), entry(still, "still")], None, "cpu")
+    assert build_library([entry(a, "a"), entry(toy_motion(20, seed=3, name="b"), "b")], None, "cpu").num_motions == 2
