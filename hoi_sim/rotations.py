@@ -6,8 +6,6 @@ All functions accept any leading batch shape ``[...]``.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 _EPS = 1e-12
@@ -184,14 +182,3 @@ def heading_quat(q: torch.Tensor) -> torch.Tensor:
     yaw = torch.atan2(fwd[..., 1], fwd[..., 0])
     z = torch.zeros_like(yaw)
     return torch.stack([torch.cos(0.5 * yaw), z, z, torch.sin(0.5 * yaw)], dim=-1)
-
-
-def quat_to_tan_norm(q: torch.Tensor) -> torch.Tensor:
-    """[..., 4] → [..., 6]: rotated x (tangent) and z (normal) axes, the 6-D rotation encoding of InterMimic/ASE."""
-    shape = q.shape[:-1] + (3,)
-    ex = torch.tensor([1.0, 0.0, 0.0], dtype=q.dtype, device=q.device).expand(shape)
-    ez = torch.tensor([0.0, 0.0, 1.0], dtype=q.dtype, device=q.device).expand(shape)
-    return torch.cat([quat_rotate(q, ex), quat_rotate(q, ez)], dim=-1)
-
-
-PI = math.pi

@@ -74,8 +74,6 @@ KEY_BODIES: tuple[str, ...] = (
 )
 """InterMimic's 21 key bodies (the Pelvis is not one)."""
 
-FINGERTIPS: tuple[str, ...] = tuple(f"{s}_{f}3" for s in ("L", "R") for f in _FINGERS)
-
 CONTACT_BODIES: tuple[str, ...] = (
     "L_Hip", "L_Knee", "L_Ankle", "L_Toe", "R_Hip", "R_Knee", "R_Ankle", "R_Toe", "Torso", "Spine", "Chest",
     "Neck", "Head", "L_Thorax", "L_Shoulder", "L_Elbow", "L_Wrist",

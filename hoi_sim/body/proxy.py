@@ -94,11 +94,6 @@ class ProxyBody:
     def num_vertices(self) -> int:
         return int(self.local_vertices.shape[0])
 
-    def rest_joints(self) -> np.ndarray:
-        """[55,3] joints at zero pose and zero transl (m, SMPL-X axes)."""
-        out = self(BodyParams.zeros(1, self.dtype, self.device))
-        return out.joints[0].detach().cpu().numpy()
-
     def body_frames(self, params: BodyParams) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward kinematics: body_pos [B,52,3] (m) and body_rot [B,52,3,3] in the param frame."""
         full = params.full_pose().to(self.dtype)

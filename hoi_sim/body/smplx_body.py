@@ -100,10 +100,6 @@ class SMPLXBody:
         self.keypoint_vertices = torch.as_tensor(np.asarray(keypoint_vertices), dtype=torch.long, device=self.device)
         return self
 
-    def rest_joints(self) -> np.ndarray:
-        """[55,3] joints at zero pose, zero betas and zero transl (m, SMPL-X axes)."""
-        return self(BodyParams.zeros(1, self.dtype, self.device)).joints[0].detach().cpu().numpy()
-
     def __call__(self, params: BodyParams) -> BodyOutput:
         check_params(params)
         B = params.batch_size

@@ -18,7 +18,6 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -156,13 +155,6 @@ class MotionLibrary:
         self.data["ig_vec"] = self._ig_vectors()
 
     # ------------------------------------------------------------------ construction helpers
-    @classmethod
-    def from_files(cls, paths: Sequence[str | Path], **kw: object) -> MotionLibrary:
-        """Load ``.npz`` HOIMotion files (``hoi_sim.motions.io.load_motion``) into a library."""
-        from hoi_sim.motions.io import load_motion
-
-        return cls([load_motion(p) for p in paths], **kw)  # type: ignore[arg-type]
-
     @staticmethod
     def _surface(m: HOIMotion, count: int, seed: int, cache: dict[str, np.ndarray]) -> np.ndarray:
         from hoi_sim.objects.mesh import surface_points
@@ -278,7 +270,3 @@ class MotionLibrary:
     def frame_state(self, motion_ids: torch.Tensor, frames: torch.Tensor) -> MotionState:
         """Reference at integer ``frames`` [n] (clamped to the clip), no interpolation."""
         return self.state(motion_ids, self.frame_time(motion_ids, frames))
-
-    def clip_of_object(self, object_name: str) -> torch.Tensor:
-        """[M] bool: the clips whose object is ``object_name``."""
-        return torch.tensor([o == object_name for o in self.object_names], device=self.device)

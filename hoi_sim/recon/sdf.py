@@ -5,9 +5,8 @@ The grid covers the object's bounding box grown by ``scale`` (1.2, notes §3.5) 
 centred mesh the pose acts on), with ``res³`` cells (32 by default). The distance comes from a KD-tree over dense
 area-weighted surface samples (within about half the sample spacing of the exact point-to-mesh distance);
 inside/outside from a vote of the 8 nearest samples' face normals (``(p − s)·n < 0``), which is exact away from
-sharp concave edges and costs milliseconds (the generalised winding number, :func:`winding_number`, is exact but
-about 1000× slower on a CPU; it is kept for checks). Built once per object, without
-gradient; queries are differentiable in the query points.
+sharp concave edges and costs milliseconds (a generalised winding number would be exact but about 1000× slower on
+a CPU). Built once per object, without gradient; queries are differentiable in the query points.
 """
 
 from __future__ import annotations
@@ -37,20 +36,6 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int, seed: in
     n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
     return pts, n[fi]
-
-
-def winding_number(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """Generalised winding number [N] of points [N,3] w.r.t. a triangle mesh (≈1 inside, ≈0 outside)."""
-    tri = torch.as_tensor(vertices[faces], dtype=torch.float64)  # [F,3,3]
-    out = []
-    for s in range(0, len(points), chunk):
-        p = torch.as_tensor(points[s:s + chunk], dtype=torch.float64)
-        a, b, c = (tri[None, :, k] - p[:, None] for k in range(3))
-        la, lb, lc = a.norm(dim=-1), b.norm(dim=-1), c.norm(dim=-1)
-        det = (a * torch.linalg.cross(b, c, dim=-1)).sum(-1)
-        den = la * lb * lc + (a * b).sum(-1) * lc + (b * c).sum(-1) * la + (c * a).sum(-1) * lb
-        out.append((2.0 * torch.atan2(det, den)).sum(1) / (4.0 * np.pi))
-    return torch.cat(out).numpy()
 
 
 @dataclass

@@ -67,10 +67,6 @@ def keyframe_indices(T: int, K: int, first: int = 0) -> np.ndarray:
     return np.unique(np.concatenate([np.arange(first, T, max(K, 1)), [T - 1], [first]])).astype(np.int64)
 
 
-def _params_np(p: BodyParams) -> SmplxParams:
-    return SmplxParams(**p.to_numpy())
-
-
 def _load_masks(inp: SolverInput, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """GT (human, object) masks [K,H,W] at ``frames`` and a validity flag [K], from arrays or files; None if none."""
     if inp.human_masks is not None and inp.object_masks is not None:

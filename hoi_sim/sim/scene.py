@@ -163,9 +163,3 @@ def build_scene(offsets: np.ndarray | None = None, hulls: list[ConvexHull] | Non
     except ValueError as e:
         raise InputError(f"cannot compile the scene: {e}") from e
     return model, SceneIndex.from_model(model), mass
-
-
-def object_rest_height(hulls: list[ConvexHull] | None) -> float:
-    """Height (m) of the object frame origin when its lowest hull vertex touches z = 0 in the identity pose."""
-    hulls = hulls if hulls else [box_hull(DEFAULT_OBJECT_HALF_EXTENTS)]
-    return -float(min(np.asarray(h.vertices)[:, 2].min() for h in hulls))
