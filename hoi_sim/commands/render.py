@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     ensure_gl()
     from hoi_sim.io_utils import check_writable
-    from hoi_sim.train.manifest import list_clips, load_clip
+    from hoi_sim.motions.manifest import list_clips, load_clip
     from hoi_sim.viz.video import render_motion_video, render_rollout_video
 
     if args.width % 16 or args.height % 16 or args.width <= 0 or args.height <= 0:

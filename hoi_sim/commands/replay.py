@@ -285,8 +285,8 @@ def run(args: argparse.Namespace) -> int:
     from hoi_sim.io_utils import check_writable
     from hoi_sim.motions import penetration
     from hoi_sim.motions.grounding import reference_lines, report_of
+    from hoi_sim.motions.manifest import ClipEntry, check_clips
     from hoi_sim.sim.config import SimConfig
-    from hoi_sim.train.manifest import ClipEntry, check_clips
 
     if args.json:
         check_writable(args.json, args.force, "--json")

@@ -25,9 +25,9 @@ from hoi_sim.eval import metrics as M
 from hoi_sim.eval.policy import Policy, load_policy
 from hoi_sim.eval.report import REFERENCE, ClipResult, write_report
 from hoi_sim.eval.rollout import ClipEnv, ClipRollout, rollout_clips
+from hoi_sim.motions.manifest import ClipEntry, check_clips, list_clips, load_clip, subsets
 from hoi_sim.motions.object_kind import object_motion_kind
 from hoi_sim.train.job import SKELETON_TOL_M, env_config, write_reward
-from hoi_sim.train.manifest import ClipEntry, check_clips, list_clips, load_clip, subsets
 
 ALL = "all"
 BODY_22 = sk.body_ids(sk.BODY_JOINTS_22)

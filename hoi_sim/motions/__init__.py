@@ -1,4 +1,5 @@
-"""Motions: the ``HOIMotion`` record and its ``.npz`` file, velocities, validation, InterMimic converters."""
+"""Motions: the ``HOIMotion`` record and its ``.npz`` file, velocities, validation, InterMimic converters, and clip
+selection (``hoi_sim.motions.manifest``: manifests, action subsets, ``load_clip``)."""
 
 from hoi_sim.motions.intermimic import from_intermimic, read_intermimic, to_intermimic
 from hoi_sim.motions.io import load_motion, read_meta, save_motion

@@ -3,8 +3,6 @@
 * ``hoi_sim.train.config``: ``PPOConfig`` (InterMimic teacher defaults), ``rlgames_params``.
 * ``hoi_sim.train.job``: ``TrainJob``/``MotionsConfig`` from a plain resolved config, ``env_config``,
   ``load_run_config``.
-* ``hoi_sim.train.manifest``: motion manifests (YAML/CSV: clip → action, subject, object), ``resolve_motions``,
-  ``load_clip``.
 * ``hoi_sim.train.runner``: ``train(job) -> TrainResult`` (resume, checkpoints, TensorBoard, progress).
 * ``hoi_sim.train.agent`` / ``hoi_sim.train.vecenv``: the rl-games extension points (network, agent, observer,
   vecenv registration).

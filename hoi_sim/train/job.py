@@ -19,8 +19,8 @@ import yaml
 
 from hoi_sim.config_mapping import from_mapping, ranged
 from hoi_sim.errors import InputError
+from hoi_sim.motions.manifest import ClipEntry, check_clips, load_clip, resolve_motions
 from hoi_sim.train.config import PPOConfig
-from hoi_sim.train.manifest import ClipEntry, check_clips, load_clip, resolve_motions
 
 if TYPE_CHECKING:
     from hoi_sim.envs.config import EnvCfg

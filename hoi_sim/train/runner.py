@@ -28,11 +28,11 @@ import yaml
 
 from hoi_sim.errors import InputError
 from hoi_sim.io_utils import write_text_atomic
+from hoi_sim.motions.manifest import check_clips, read_clip
 from hoi_sim.train.agent import LAST, HoiA2CAgent, ProgressObserver, register_networks
 from hoi_sim.train.checkpoint import load_checkpoint, resume_checkpoint
 from hoi_sim.train.config import ALGO_NAME, resolve_device, rlgames_params
 from hoi_sim.train.job import CONFIG_NAME, TrainJob, build_library, check_one_body, clips_of, env_config, write_reward
-from hoi_sim.train.manifest import check_clips, read_clip
 from hoi_sim.train.periodic_eval import PeriodicEval
 from hoi_sim.train.run_folder import check_out_dir, ensure_unlocked, run_lock, truncate_progress
 from hoi_sim.train.vecenv import register_env

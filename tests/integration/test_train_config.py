@@ -10,9 +10,9 @@ import yaml
 from hoi_sim.commands.eval import compose, split_checkpoints
 from hoi_sim.commands.train import normalize_overrides
 from hoi_sim.errors import InputError
+from hoi_sim.motions.manifest import list_clips, resolve_motions, subsets
 from hoi_sim.train.config import PPOConfig, minibatch_for, rlgames_params
 from hoi_sim.train.job import job_from_config
-from hoi_sim.train.manifest import list_clips, resolve_motions, subsets
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,8 @@ def _measure(checkpoint) -> tuple[float, float]:
     from hoi_sim.eval.policy import load_policy
     from hoi_sim.eval.rollout import ClipEnv, rollout_clips
     from hoi_sim.motions.library import MotionLibrary
+    from hoi_sim.motions.manifest import load_clip
     from hoi_sim.train.job import clips_of, env_config, write_reward
-    from hoi_sim.train.manifest import load_clip
 
     policy = load_policy(checkpoint)
     motion = load_clip(clips_of(policy.job)[0])
@@ -50,7 +50,7 @@ def _measure(checkpoint) -> tuple[float, float]:
 @pytest.mark.shared_data
 def test_ppo_improves_episode_length_and_reward(omomo_dir, tmp_path):
     from hoi_sim.motions import save_motion
-    from hoi_sim.train.manifest import load_clip
+    from hoi_sim.motions.manifest import load_clip
 
     clip = save_motion(load_clip(omomo_dir / "sub2_largetable_000.pt"), tmp_path / "sub2_largetable_000.npz")
     run = tmp_path / "run"

@@ -216,7 +216,7 @@ SHARED_CLIPS = ("OMOMO_new/sub2_largetable_000.pt", "OMOMO_new/sub2_woodchair_00
 @pytest.mark.shared_data
 @pytest.mark.parametrize("rel", SHARED_CLIPS)
 def test_shared_clip_stance_feet_on_the_floor(rel: str, objects_dir) -> None:
-    from hoi_sim.train.manifest import load_clip
+    from hoi_sim.motions.manifest import load_clip
 
     path = objects_dir.parent / rel
     if not path.exists():
@@ -235,8 +235,8 @@ def test_shared_clip_stance_feet_on_the_floor(rel: str, objects_dir) -> None:
 
 def test_job_switches_reach_load_clip(tmp_path) -> None:
     from hoi_sim.motions import save_motion
+    from hoi_sim.motions.manifest import load_clip
     from hoi_sim.train.job import clips_of, job_from_config
-    from hoi_sim.train.manifest import load_clip
 
     path = save_motion(_standing_clip(lift=0.05), tmp_path / "standing.npz")
     off = job_from_config({"motions": {"path": str(path), "ground": False, "fix_penetration": False}})

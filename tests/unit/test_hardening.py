@@ -88,8 +88,8 @@ def test_load_refuses_corrupt_clips_naming_file_and_field(tmp_path) -> None:
 
     from hoi_sim.envs.toy import toy_motion
     from hoi_sim.motions import save_motion
+    from hoi_sim.motions.manifest import load_clip
     from hoi_sim.motions.validate import ValidationError
-    from hoi_sim.train.manifest import load_clip
 
     def nan_root(m):
         m.root_pos[3, 2] = np.nan
@@ -121,7 +121,7 @@ def test_validation_runs_once_per_file_version(tmp_path, monkeypatch) -> None:
     import os
 
     from hoi_sim.motions import checked
-    from hoi_sim.train.manifest import check_clips, list_clips
+    from hoi_sim.motions.manifest import check_clips, list_clips
 
     calls = []
     real = checked.validate_motion
@@ -328,8 +328,8 @@ def test_training_refuses_mixed_skeletons_and_mass_modes(tmp_path) -> None:
     from hoi_sim.envs.toy import toy_motion
     from hoi_sim.errors import InputError
     from hoi_sim.motions import save_motion, validate_motion
+    from hoi_sim.motions.manifest import ClipEntry
     from hoi_sim.train.job import build_library
-    from hoi_sim.train.manifest import ClipEntry
 
     def entry(m, name):
         return ClipEntry(save_motion(m, tmp_path / f"{name}.npz"), ground=False, fix_penetration=False)
