@@ -192,6 +192,147 @@ def _tracks(uv: np.ndarray, obj_mask: np.ndarray, n: int) -> np.ndarray:
     return pool[farthest_point_sample(uv[pool], n)]
 
 
+@dataclass
+class _CameraTruth:
+    """The clip seen by the synthetic camera: ground truth in the camera frame (OpenCV axes)."""
+
+    K: np.ndarray
+    R_wc: np.ndarray
+    eye: np.ndarray
+    pelvis_rest: np.ndarray
+    human_c: SmplxParams
+    mesh_v: np.ndarray
+    """Session mesh: the object in frame-0 camera orientation, then noise-rotated."""
+    faces: np.ndarray
+    gt_R: np.ndarray
+    gt_t: np.ndarray
+    kps_c: np.ndarray
+    hverts_c: np.ndarray
+    hfaces: np.ndarray
+    static: bool
+
+
+@dataclass
+class _Annotations:
+    contact: np.ndarray
+    track_v: np.ndarray
+    track_xy: np.ndarray
+    masks: np.ndarray
+    """[2,T,H,W] bool: visible object, visible human."""
+
+
+def _posed(body_model, params: SmplxParams):  # -> BodyOutput
+    return body_model(_body_params(params, body_model_dtype(body_model)))
+
+
+def _camera_truth(motion, body_model, image_size: tuple[int, int], azimuth_deg: float | None,
+                  elevation_deg: float, static: bool | None, noise: SynthNoise,
+                  rng: np.random.Generator) -> _CameraTruth:
+    """World (z-up) ground truth, a camera that sees it, and the same truth in that camera's frame."""
+    T = motion.num_frames
+    world = motion_to_smplx_params(motion, body_model).slice(slice(0, T))
+    obj_v = np.asarray(motion.obj_vertices, np.float64)
+    obj_v = obj_v - obj_v.mean(0)
+    R_obj_w = rot.quat_to_matrix(torch.as_tensor(np.asarray(motion.obj_quat[:T], np.float64))).numpy()
+    t_obj_w = np.asarray(motion.obj_pos[:T], np.float64)
+    if static is None:
+        turn = np.degrees(Rotation.from_matrix(R_obj_w[0].T @ R_obj_w).magnitude()).max()
+        static = bool(np.linalg.norm(t_obj_w - t_obj_w[0], axis=1).max() < 0.01 and turn < 1.0)
+    verts_w = _posed(body_model, world).vertices.detach().cpu().numpy().astype(np.float64)
+    obj_pts = np.einsum("tij,vj->tvi", R_obj_w, obj_v[:: max(1, len(obj_v) // 500)]) + t_obj_w[:, None]
+    if azimuth_deg is None:  # look at the person's front at frame 0 (humanoid faces +x of its root)
+        fwd = rot.quat_to_matrix(torch.as_tensor(np.asarray(motion.root_quat[0], np.float64))).numpy()[:, 0]
+        azimuth_deg = float(np.degrees(np.arctan2(fwd[1], fwd[0]))) + 30.0
+    K, R_wc, eye = look_at_camera(np.concatenate([verts_w.reshape(-1, 3)[::7], obj_pts.reshape(-1, 3)]),
+                                  image_size, azimuth_deg, elevation_deg)
+    t_wc = -R_wc @ eye
+    pelvis_rest = rest_pelvis(body_model)
+    human_c = transform_params(world, R_wc, t_wc, pelvis_rest)
+    R_base = R_wc @ R_obj_w[0]
+    R_noise = Rotation.from_rotvec(rng.normal(0, np.deg2rad(noise.obj_rot_deg) / np.sqrt(3), 3)).as_matrix()
+    body_c = _posed(body_model, human_c)
+    return _CameraTruth(
+        K=K, R_wc=R_wc, eye=eye, pelvis_rest=pelvis_rest, human_c=human_c, mesh_v=obj_v @ (R_noise @ R_base).T,
+        faces=np.asarray(motion.obj_faces, np.int64),
+        gt_R=np.einsum("ij,tjk,kl->til", R_wc, R_obj_w, (R_noise @ R_base).T), gt_t=t_obj_w @ R_wc.T + t_wc,
+        kps_c=body_c.keypoints.detach().cpu().numpy().astype(np.float64),
+        hverts_c=body_c.vertices.detach().cpu().numpy().astype(np.float64),
+        hfaces=body_model.faces.detach().cpu().numpy(), static=static)
+
+
+def _annotate(truth: _CameraTruth, image_size: tuple[int, int], track_px: float, rng: np.random.Generator,
+              contact_threshold_m: float, name: str) -> _Annotations:
+    """Render the visible masks and take the §9.6 contact pairs and 2D tracks of every frame."""
+    (H, W), T = image_size, len(truth.gt_t)
+    ann = _Annotations(contact=np.full((T, 87), -1, np.int64), track_v=np.full((T, NUM_TRACKS), -1, np.int64),
+                       track_xy=np.full((T, NUM_TRACKS, 2), np.nan), masks=np.zeros((2, T, H, W), bool))
+    for i in range(T):
+        ov = truth.mesh_v @ truth.gt_R[i].T + truth.gt_t[i]
+        label, _ = rasterize_labels([(ov, truth.faces), (truth.hverts_c[i], truth.hfaces)], truth.K, H, W)
+        ann.masks[0, i], ann.masks[1, i] = label == 0, label == 1
+        ann.contact[i] = select_contacts(truth.kps_c[i], ov, threshold=contact_threshold_m)
+        uv = project(ov, truth.K)
+        ids = _tracks(uv, label == 0, NUM_TRACKS)
+        ann.track_v[i, : len(ids)] = ids
+        ann.track_xy[i, : len(ids)] = uv[ids] + rng.normal(0, track_px, (len(ids), 2)) * (track_px > 0)
+    dof = 3 * (ann.contact >= 0).sum(1) + 2 * (ann.track_v >= 0).sum(1)
+    if (dof < 6).any():
+        raise InputError(f"{name}: frame {int(np.argmax(dof < 6))} has too few annotations (object off screen)")
+    return ann
+
+
+def _initialisation(truth: _CameraTruth, noise: SynthNoise, layout: str, rng: np.random.Generator
+                    ) -> tuple[SmplxParams, SmplxParams, np.ndarray, np.ndarray]:
+    """What the app's preprocessing would give: (noisy human in the camera frame, the same in GVHMR's y-up world,
+    noisy object centres [T,3], camera-to-world [4,4])."""
+    human_c = truth.human_c
+    T = human_c.transl.shape[0]
+    init_c = human_c.copy()
+    init_c.body_pose = _perturb_rotvec(human_c.body_pose.reshape(T, 21, 3), noise.human_pose_deg, rng).reshape(T, 63)
+    for hand in ("left_hand_pose", "right_hand_pose"):
+        setattr(init_c, hand, _perturb_rotvec(getattr(human_c, hand).reshape(T, 15, 3), noise.human_pose_deg,
+                                              rng).reshape(T, 45))
+    init_c.global_orient = _perturb_rotvec(human_c.global_orient, noise.human_root_deg, rng)
+    init_c.transl = human_c.transl + rng.normal(0, noise.human_transl_m / np.sqrt(3), (T, 3))
+    n_t = 1 if layout == "B" else T  # B: one translation for all frames; A: a noisy centre per frame
+    init_t = np.broadcast_to(truth.gt_t[0] if layout == "B" else truth.gt_t, (n_t, 3)) + rng.normal(
+        0, noise.obj_trans_m / np.sqrt(3), (n_t, 3))
+    init_t = np.broadcast_to(init_t, (T, 3)).copy()
+    # GVHMR's world is y-up: world_yup = Cᵀ world_zup; the camera → that world is Cᵀ·cam_to_world
+    cam_to_world = np.eye(4)
+    cam_to_world[:3, :3], cam_to_world[:3, 3] = truth.R_wc.T, truth.eye
+    R_cg = C_S2H.T @ truth.R_wc.T
+    init_g = transform_params(init_c, R_cg, C_S2H.T @ truth.eye, truth.pelvis_rest)
+    init_g.body_pose, init_g.betas = init_c.body_pose, init_c.betas
+    return init_c, init_g, init_t, cam_to_world
+
+
+def _preview(masks: np.ndarray) -> np.ndarray:
+    """[T,H,W,3] uint8 preview video: grey background, orange object, blue human."""
+    video = np.full(masks.shape[1:] + (3,), 90, np.uint8)
+    video[masks[0]] = (230, 140, 40)
+    video[masks[1]] = (60, 110, 220)
+    return video
+
+
+def _clear_masks(out: Path) -> None:
+    """No stale masks from an earlier, longer session."""
+    for d in ("mask_dir", "human_mask_dir"):
+        for old in (out / d).glob("*.png"):
+            old.unlink()
+
+
+def _sliced(motion, start: int, frames: int | None, layout: str):  # -> HOIMotion
+    if not 0 <= start < motion.num_frames:
+        raise InputError(f"{motion.name}: start frame {start} outside its {motion.num_frames} frames")
+    motion = _slice_motion(motion, start, motion.num_frames if frames is None else start + int(frames))
+    if layout not in ("A", "B"):
+        raise InputError(f"unknown session layout {layout!r} (expected 'A' or 'B')")
+    if motion.num_frames < 1:
+        raise InputError(f"{motion.name}: no frames to synthesise")
+    return motion
+
+
 def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, noise: SynthNoise | None = None,
                            seed: int = 0, frames: int | None = None, start: int = 0,
                            image_size: tuple[int, int] = (256, 256), static: bool | None = None,
@@ -217,107 +358,27 @@ def make_synthetic_session(motion, out_dir: str | Path, *, body_model=None, nois
     noise = noise or SynthNoise()
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
-    if not 0 <= start < motion.num_frames:
-        raise InputError(f"{motion.name}: start frame {start} outside its {motion.num_frames} frames")
-    motion = _slice_motion(motion, start, motion.num_frames if frames is None else start + int(frames))
-    T = motion.num_frames
-    if layout not in ("A", "B"):
-        raise InputError(f"unknown session layout {layout!r} (expected 'A' or 'B')")
-    if T < 1:
-        raise InputError(f"{motion.name}: no frames to synthesise")
-    H, W = image_size
+    motion = _sliced(motion, start, frames, layout)
+    T, (H, W) = motion.num_frames, image_size
     say = progress or (lambda msg: None)
-
-    # world-frame (z-up) ground truth
-    world = motion_to_smplx_params(motion, body_model).slice(slice(0, T))
-    pelvis_rest = rest_pelvis(body_model)
-    obj_v = np.asarray(motion.obj_vertices, np.float64)
-    obj_v = obj_v - obj_v.mean(0)
-    faces = np.asarray(motion.obj_faces, np.int64)
-    R_obj_w = rot.quat_to_matrix(torch.as_tensor(np.asarray(motion.obj_quat[:T], np.float64))).numpy()
-    t_obj_w = np.asarray(motion.obj_pos[:T], np.float64)
-    if static is None:
-        turn = np.degrees(Rotation.from_matrix(R_obj_w[0].T @ R_obj_w).magnitude()).max()
-        static = bool(np.linalg.norm(t_obj_w - t_obj_w[0], axis=1).max() < 0.01 and turn < 1.0)
-    body_w = body_model(_body_params(world, body_model_dtype(body_model)))
-    verts_w = body_w.vertices.detach().cpu().numpy().astype(np.float64)
-    obj_pts = np.einsum("tij,vj->tvi", R_obj_w, obj_v[:: max(1, len(obj_v) // 500)]) + t_obj_w[:, None]
-    if azimuth_deg is None:  # look at the person's front at frame 0 (humanoid faces +x of its root)
-        fwd = rot.quat_to_matrix(torch.as_tensor(np.asarray(motion.root_quat[0], np.float64))).numpy()[:, 0]
-        azimuth_deg = float(np.degrees(np.arctan2(fwd[1], fwd[0]))) + 30.0
-    K, R_wc, eye = look_at_camera(np.concatenate([verts_w.reshape(-1, 3)[::7], obj_pts.reshape(-1, 3)]),
-                                  (H, W), azimuth_deg, elevation_deg)
-    t_wc = -R_wc @ eye
-
-    # camera-frame ground truth; the session mesh = object in frame-0 camera orientation (then noise-rotated)
-    human_c = transform_params(world, R_wc, t_wc, pelvis_rest)
-    R_base = R_wc @ R_obj_w[0]
-    R_noise = Rotation.from_rotvec(rng.normal(0, np.deg2rad(noise.obj_rot_deg) / np.sqrt(3), 3)).as_matrix()
-    mesh_v = obj_v @ (R_noise @ R_base).T
-    gt_R = np.einsum("ij,tjk,kl->til", R_wc, R_obj_w, (R_noise @ R_base).T)
-    gt_t = t_obj_w @ R_wc.T + t_wc
-    body_c = body_model(_body_params(human_c, body_model_dtype(body_model)))
-    kps_c = body_c.keypoints.detach().cpu().numpy().astype(np.float64)
-    hverts_c = body_c.vertices.detach().cpu().numpy().astype(np.float64)
-    hfaces = body_model.faces.detach().cpu().numpy()
-
-    for d in ("mask_dir", "human_mask_dir"):  # no stale masks from an earlier, longer session
-        for old in (out / d).glob("*.png"):
-            old.unlink()
+    truth = _camera_truth(motion, body_model, image_size, azimuth_deg, elevation_deg, static, noise, rng)
+    _clear_masks(out)
     say(f"rendering {T} frames at {W}x{H}")
-    contact = np.full((T, 87), -1, np.int64)
-    track_v = np.full((T, NUM_TRACKS), -1, np.int64)
-    track_xy = np.full((T, NUM_TRACKS, 2), np.nan)
-    masks = np.zeros((2, T, H, W), bool)
-    for i in range(T):
-        ov = mesh_v @ gt_R[i].T + gt_t[i]
-        label, _ = rasterize_labels([(ov, faces), (hverts_c[i], hfaces)], K, H, W)
-        masks[0, i], masks[1, i] = label == 0, label == 1
-        contact[i] = select_contacts(kps_c[i], ov, threshold=contact_threshold_m)
-        uv = project(ov, K)
-        ids = _tracks(uv, label == 0, NUM_TRACKS)
-        track_v[i, : len(ids)] = ids
-        track_xy[i, : len(ids)] = uv[ids] + rng.normal(0, noise.track_px, (len(ids), 2)) * (noise.track_px > 0)
-    dof = 3 * (contact >= 0).sum(1) + 2 * (track_v >= 0).sum(1)
-    if (dof < 6).any():
-        raise InputError(f"{motion.name}: frame {int(np.argmax(dof < 6))} has too few annotations (object off screen)")
-
-    # initialisation (what the app's preprocessing would give)
-    init_c = human_c.copy()
-    init_c.body_pose = _perturb_rotvec(human_c.body_pose.reshape(T, 21, 3), noise.human_pose_deg, rng).reshape(T, 63)
-    for hand in ("left_hand_pose", "right_hand_pose"):
-        setattr(init_c, hand, _perturb_rotvec(getattr(human_c, hand).reshape(T, 15, 3), noise.human_pose_deg,
-                                              rng).reshape(T, 45))
-    init_c.global_orient = _perturb_rotvec(human_c.global_orient, noise.human_root_deg, rng)
-    init_c.transl = human_c.transl + rng.normal(0, noise.human_transl_m / np.sqrt(3), (T, 3))
-    n_t = 1 if layout == "B" else T  # B: one translation for all frames; A: a noisy centre per frame
-    init_t = np.broadcast_to(gt_t[0] if layout == "B" else gt_t, (n_t, 3)) + rng.normal(
-        0, noise.obj_trans_m / np.sqrt(3), (n_t, 3))
-    init_t = np.broadcast_to(init_t, (T, 3)).copy()
-    # GVHMR's world is y-up: world_yup = Cᵀ world_zup; the camera → that world is Cᵀ·cam_to_world
-    cam_to_world = np.eye(4)
-    cam_to_world[:3, :3], cam_to_world[:3, 3] = R_wc.T, eye
-    R_cg = C_S2H.T @ R_wc.T
-    init_g = transform_params(init_c, R_cg, C_S2H.T @ eye, pelvis_rest)
-    init_g.body_pose, init_g.betas = init_c.body_pose, init_c.betas
-
+    ann = _annotate(truth, image_size, noise.track_px, rng, contact_threshold_m, motion.name)
+    init_c, init_g, init_t, cam_to_world = _initialisation(truth, noise, layout, rng)
     say(f"writing session to {out} (layout {layout})")
-    video = None
-    if write_video:
-        video = np.full((T, H, W, 3), 90, np.uint8)
-        video[masks[0]] = (230, 140, 40)
-        video[masks[1]] = (60, 110, 220)
-    write_session(out, SessionData(mesh_v=mesh_v, faces=faces, file_scale=file_scale, obj_centers=init_t,
-                                   init_c=init_c, init_g=init_g, K=K, contact=contact, track_v=track_v,
-                                   track_xy=track_xy, cam_to_world=cam_to_world, masks_obj=masks[0],
-                                   masks_hum=masks[1], video=video, fps=motion.fps, static=static),
+    write_session(out, SessionData(mesh_v=truth.mesh_v, faces=truth.faces, file_scale=file_scale, obj_centers=init_t,
+                                   init_c=init_c, init_g=init_g, K=truth.K, contact=ann.contact, track_v=ann.track_v,
+                                   track_xy=ann.track_xy, cam_to_world=cam_to_world, masks_obj=ann.masks[0],
+                                   masks_hum=ann.masks[1], video=_preview(ann.masks) if write_video else None,
+                                   fps=motion.fps, static=truth.static),
                   layout=layout, rng=rng)
-    gt = HOISequence(human=human_c, obj_vertices=mesh_v, obj_faces=faces, obj_R=gt_R, obj_t=gt_t,
-                     contact_vertex=contact, K=K, fps=motion.fps, start_frame=0, image_size=(H, W),
-                     cam_to_world=np.repeat(cam_to_world[None], T, axis=0),
+    gt = HOISequence(human=truth.human_c, obj_vertices=truth.mesh_v, obj_faces=truth.faces, obj_R=truth.gt_R,
+                     obj_t=truth.gt_t, contact_vertex=ann.contact, K=truth.K, fps=motion.fps, start_frame=0,
+                     image_size=(H, W), cam_to_world=np.repeat(cam_to_world[None], T, axis=0),
                      meta={"source": "synthetic ground truth", "motion": motion.name, "seed": seed,
                            "noise": asdict(noise), "body_model": getattr(body_model, "name", type(body_model).__name__),
-                           "world_up": "z", "layout": layout, "static": static, "motion_start": start,
+                           "world_up": "z", "layout": layout, "static": truth.static, "motion_start": start,
                            "object_file_scale": file_scale})
     save_sequence(gt, out / "ground_truth.npz")
     return out
