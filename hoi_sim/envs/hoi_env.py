@@ -44,7 +44,7 @@ class HOIEnv:
     Args:
         cfg: env settings.
         library: reference clips (all with the same object when the backend holds one object model).
-        backend: a built backend; default ``hoi_sim.envs.factory.make_env_backend(cfg, library)``.
+        backend: a built backend; default ``hoi_sim.envs.backend.make_env_backend(cfg, library)``.
 
     Attributes:
         num_envs, num_obs (``len(cfg.obs_horizons) · 1599``), num_actions (153, or 63 with fingers on the
@@ -54,7 +54,7 @@ class HOIEnv:
 
     def __init__(self, cfg: EnvCfg, library: MotionLibrary, backend: SimBackend | None = None) -> None:
         if backend is None:
-            from hoi_sim.envs.factory import make_env_backend
+            from hoi_sim.envs.backend import make_env_backend
 
             backend = make_env_backend(cfg, library)
         self.cfg = cfg
