@@ -13,7 +13,7 @@ from hoi_sim.cli import main
 from hoi_sim.commands import convert as convert_cmd
 from hoi_sim.motions import load_motion, save_motion
 from hoi_sim.motions.intermimic import USED_COLUMNS, read_tensor
-from hoi_sim.motions.schema import synthetic_motion
+from hoi_sim.motions.synthetic import synthetic_motion
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -18,7 +18,8 @@ from hoi_sim.motions.grounding import (
     report_of,
     stance_mask,
 )
-from hoi_sim.motions.schema import HOIMotion, make_motion, synthetic_motion
+from hoi_sim.motions.schema import HOIMotion, make_motion
+from hoi_sim.motions.synthetic import synthetic_motion
 from hoi_sim.motions.validate import validate_motion
 from hoi_sim.skeleton import NUM_BODIES, NUM_DOFS, neutral_offsets
 

@@ -18,7 +18,8 @@ from hoi_sim.motions import (
     read_meta,
     save_motion,
 )
-from hoi_sim.motions.schema import array_fields, synthetic_motion
+from hoi_sim.motions.schema import array_fields
+from hoi_sim.motions.synthetic import synthetic_motion
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hoi_sim.motions import ValidationError, assert_valid, save_motion, validate_motion
-from hoi_sim.motions.schema import synthetic_motion
+from hoi_sim.motions.synthetic import synthetic_motion
 from hoi_sim.skeleton import BODY_INDEX
 
 
