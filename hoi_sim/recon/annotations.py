@@ -48,15 +48,12 @@ def _frame_index(key: str, path: Path) -> int:
     return int(key)
 
 
-def parse_annotations(data: Any, path: Path, *, num_frames: int, num_vertices: int, image_size: tuple[int, int],
-                      drop_last_frame: bool = False, min_dof: int = MIN_DOF) -> Annotations:
-    """Validate and convert one annotation file.
+_Frame = tuple[dict[int, int], list[tuple[int, float, float]]]
+"""One frame's annotations: (keypoint row → object vertex, [(vertex, x, y)] 2D track points)."""
 
-    ``num_frames``: frames of the video (frame keys must lie below it); ``num_vertices``: object vertex count (indices
-    must lie below it); ``image_size`` (H, W) for a sanity bound on 2D points (points may sit slightly outside).
-    The frame range is [start_frame_index (else the first annotated frame), last key + 1), or last key exclusive
-    with ``drop_last_frame`` (release A's solver). Every frame in the range must have DoF ≥ ``min_dof``.
-    """
+
+def _frame_entries(data: Any, path: Path, num_frames: int) -> dict[int, dict]:
+    """Frame index → its entry, checking the top level (an object, not deleted, frame keys below ``num_frames``)."""
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
     if data.get("status") == "delete":
@@ -73,7 +70,11 @@ def parse_annotations(data: Any, path: Path, *, num_frames: int, num_vertices: i
         frames[f] = value
     if not frames:
         raise InputError(f"{path}: no frame entries")
+    return frames
 
+
+def _object_fields(data: dict, path: Path) -> tuple[float, bool]:
+    """(``object_scale`` > 0, ``is_static_object``) with their defaults 1.0 and false."""
     object_scale = data.get("object_scale", 1.0)
     if isinstance(object_scale, bool) or not isinstance(object_scale, (int, float)) or not math.isfinite(object_scale):
         raise InputError(f"{path}: field 'object_scale' must be a number, got {object_scale!r}")
@@ -82,52 +83,66 @@ def parse_annotations(data: Any, path: Path, *, num_frames: int, num_vertices: i
     static = data.get("is_static_object", False)
     if not isinstance(static, bool):
         raise InputError(f"{path}: field 'is_static_object' must be true or false, got {static!r}")
+    return float(object_scale), static
 
-    names = keypoints.names()
-    row_of = {n: i for i, n in enumerate(names)}
+
+def _track_points(value: Any, where: str, num_vertices: int, image_size: tuple[int, int]
+                  ) -> list[tuple[int, float, float]]:
+    """A frame's ``2D_keypoint`` list ``[[vertex, [x, y]], ...]`` as (vertex, x, y) tuples."""
     H, W = image_size
-    per_frame: dict[int, tuple[dict[int, int], list[tuple[int, float, float]]]] = {}
-    legacy = True
-    for f, entry in frames.items():
-        pairs: dict[int, int] = {}
-        points: list[tuple[int, float, float]] = []
-        for name, value in entry.items():
-            where = f"{path}: frame {f:05d}"
-            if name == "2D_keypoint":
-                if not isinstance(value, list):
-                    raise InputError(f"{where}: '2D_keypoint' must be a list")
-                for j, item in enumerate(value):
-                    ok = (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[1], (list, tuple))
-                          and len(item[1]) == 2)
-                    if not ok:
-                        raise InputError(f"{where}: 2D_keypoint[{j}] must be [vertex, [x, y]]")
-                    vid = _vertex(item[0], num_vertices, f"{where}: 2D_keypoint[{j}]")
-                    try:
-                        x, y = float(item[1][0]), float(item[1][1])
-                    except (TypeError, ValueError):
-                        raise InputError(f"{where}: 2D_keypoint[{j}] pixel is not numeric") from None
-                    if not (math.isfinite(x) and math.isfinite(y)):
-                        raise InputError(f"{where}: 2D_keypoint[{j}] pixel is not finite")
-                    if not (-W <= x <= 2 * W and -H <= y <= 2 * H):
-                        raise InputError(f"{where}: 2D_keypoint[{j}] pixel ({x:.1f}, {y:.1f}) far outside the "
-                                         f"{W}x{H} image")
-                    points.append((vid, x, y))
-            elif name in row_of:
-                pairs[row_of[name]] = _vertex(value, num_vertices, f"{where}: keypoint {name!r}")
-                legacy &= row_of[name] < keypoints.NUM_LEGACY_KEYPOINTS
-            else:
-                raise InputError(f"{where}: unknown keypoint name {name!r} (not one of the 87 Open4DHOI keypoints)")
-        per_frame[f] = (pairs, points)
+    if not isinstance(value, list):
+        raise InputError(f"{where}: '2D_keypoint' must be a list")
+    points: list[tuple[int, float, float]] = []
+    for j, item in enumerate(value):
+        ok = (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[1], (list, tuple))
+              and len(item[1]) == 2)
+        if not ok:
+            raise InputError(f"{where}: 2D_keypoint[{j}] must be [vertex, [x, y]]")
+        vid = _vertex(item[0], num_vertices, f"{where}: 2D_keypoint[{j}]")
+        try:
+            x, y = float(item[1][0]), float(item[1][1])
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: 2D_keypoint[{j}] pixel is not numeric") from None
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise InputError(f"{where}: 2D_keypoint[{j}] pixel is not finite")
+        if not (-W <= x <= 2 * W and -H <= y <= 2 * H):
+            raise InputError(f"{where}: 2D_keypoint[{j}] pixel ({x:.1f}, {y:.1f}) far outside the {W}x{H} image")
+        points.append((vid, x, y))
+    return points
 
+
+def _parse_frame(entry: dict, where: str, num_vertices: int, image_size: tuple[int, int]) -> tuple[_Frame, bool]:
+    """One frame's 3D pairs and 2D points, and whether every keypoint it names is one of release A's."""
+    row_of = {n: i for i, n in enumerate(keypoints.names())}
+    pairs: dict[int, int] = {}
+    points: list[tuple[int, float, float]] = []
+    legacy = True
+    for name, value in entry.items():
+        if name == "2D_keypoint":
+            points.extend(_track_points(value, where, num_vertices, image_size))
+        elif name in row_of:
+            pairs[row_of[name]] = _vertex(value, num_vertices, f"{where}: keypoint {name!r}")
+            legacy &= row_of[name] < keypoints.NUM_LEGACY_KEYPOINTS
+        else:
+            raise InputError(f"{where}: unknown keypoint name {name!r} (not one of the 87 Open4DHOI keypoints)")
+    return (pairs, points), legacy
+
+
+def _frame_range(data: dict, path: Path, per_frame: dict[int, _Frame], drop_last_frame: bool) -> tuple[int, int]:
+    """[start, end): ``start_frame_index`` (else the first annotated frame) to the last key (+ 1 unless dropped)."""
     annotated = [f for f, (p, q) in per_frame.items() if p or q]
-    start = data.get("start_frame_index", min(annotated) if annotated else min(frames))
+    start = data.get("start_frame_index", min(annotated) if annotated else min(per_frame))
     if isinstance(start, bool) or not isinstance(start, int) or start < 0:
         raise InputError(f"{path}: field 'start_frame_index' must be a non-negative integer, got {start!r}")
-    last = max(frames)
+    last = max(per_frame)
     end = last if drop_last_frame else last + 1
     if start >= end:
         raise InputError(f"{path}: empty frame range: start_frame_index {start} ≥ end {end}")
+    return start, end
 
+
+def _pack(per_frame: dict[int, _Frame], start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames [start, end) as (contact_vertex [T,87], track_vertex [T,M], track_xy [T,M,2]) with −1 / NaN pads."""
     T = end - start
     M = max((len(per_frame.get(f, ({}, []))[1]) for f in range(start, end)), default=0)
     contact = np.full((T, NUM_KEYPOINTS), -1, dtype=np.int64)
@@ -140,14 +155,38 @@ def parse_annotations(data: Any, path: Path, *, num_frames: int, num_vertices: i
         for j, (vid, x, y) in enumerate(points):
             track_vertex[f - start, j] = vid
             track_xy[f - start, j] = (x, y)
-    ann = Annotations(start, end, contact, track_vertex, track_xy, float(object_scale), static, legacy)
+    return contact, track_vertex, track_xy
+
+
+def _check_dof(ann: Annotations, path: Path, min_dof: int) -> None:
     dof = ann.dof()
     bad = np.flatnonzero(dof < min_dof)
     if bad.size:
-        shown = ", ".join(f"{start + i:05d} (DoF {int(dof[i])})" for i in bad[:5])
+        shown = ", ".join(f"{ann.start + i:05d} (DoF {int(dof[i])})" for i in bad[:5])
         more = f" and {bad.size - 5} more" if bad.size > 5 else ""
         raise InputError(f"{path}: {bad.size} frame(s) have DoF < {min_dof} (3 per 3D pair + 2 per 2D point): "
                          f"{shown}{more}")
+
+
+def parse_annotations(data: Any, path: Path, *, num_frames: int, num_vertices: int, image_size: tuple[int, int],
+                      drop_last_frame: bool = False, min_dof: int = MIN_DOF) -> Annotations:
+    """Validate and convert one annotation file.
+
+    ``num_frames``: frames of the video (frame keys must lie below it); ``num_vertices``: object vertex count (indices
+    must lie below it); ``image_size`` (H, W) for a sanity bound on 2D points (points may sit slightly outside).
+    The frame range is [start_frame_index (else the first annotated frame), last key + 1), or last key exclusive
+    with ``drop_last_frame`` (release A's solver). Every frame in the range must have DoF ≥ ``min_dof``.
+    """
+    frames = _frame_entries(data, path, num_frames)
+    object_scale, static = _object_fields(data, path)
+    per_frame: dict[int, _Frame] = {}
+    legacy = True
+    for f, entry in frames.items():
+        per_frame[f], frame_legacy = _parse_frame(entry, f"{path}: frame {f:05d}", num_vertices, image_size)
+        legacy &= frame_legacy
+    start, end = _frame_range(data, path, per_frame, drop_last_frame)
+    ann = Annotations(start, end, *_pack(per_frame, start, end), object_scale, static, legacy)
+    _check_dof(ann, path, min_dof)
     return ann
 
 
