@@ -80,9 +80,10 @@ def _pt_to_npz(src: Path, dst: Path, args: argparse.Namespace) -> str:
 
 
 def _npz_to_pt(src: Path, dst: Path, args: argparse.Namespace) -> str:
-    from hoi_sim.motions import load_motion, to_intermimic
+    from hoi_sim.motions import assert_valid, load_motion, to_intermimic
 
-    m = load_motion(src, validate=True)
+    m = load_motion(src)
+    assert_valid(m, label=str(src))
     to_intermimic(m, dst)
     return f"{m.num_frames} frames"
 

@@ -90,12 +90,12 @@ def _parse_meta(path: Path, raw: np.ndarray) -> dict:
     return meta
 
 
-def load_motion(path: str | os.PathLike, *, validate: bool = False) -> HOIMotion:
+def load_motion(path: str | os.PathLike) -> HOIMotion:
     """Read a ``HOIMotion`` from ``path``.
 
     Raises ``InputError`` naming the file when it cannot be read, is not a HOIMotion file, has another
-    schema_version or lacks an array. Shapes and values are checked only with ``validate=True`` (then any
-    finding of :func:`hoi_sim.motions.validate.validate_motion` raises ``ValidationError``).
+    schema_version or lacks an array. Shapes and values are not checked here: that is
+    :func:`hoi_sim.motions.validate.validate_motion` / ``assert_valid`` (which also take a path).
     """
     path = Path(path)
     if not path.is_file():
@@ -121,11 +121,4 @@ def load_motion(path: str | os.PathLike, *, validate: bool = False) -> HOIMotion
     except _READ_ERRORS as exc:
         raise InputError(f"{path}: cannot read .npz ({type(exc).__name__}: {_first_line(exc)})") from None
     meta.pop("schema_version", None)
-    motion = HOIMotion(meta=meta, **arrays)
-    if validate:
-        from hoi_sim.motions.validate import ValidationError, validate_motion
-
-        problems = validate_motion(motion, label=str(path))
-        if problems:
-            raise ValidationError(problems)
-    return motion
+    return HOIMotion(meta=meta, **arrays)

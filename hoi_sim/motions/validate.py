@@ -19,6 +19,7 @@ import torch
 from hoi_sim import rotations as rot
 from hoi_sim.errors import InputError
 from hoi_sim.humanoid.kinematics import forward_kinematics
+from hoi_sim.motions.io import load_motion
 from hoi_sim.motions.schema import ARRAY_SPECS, QUAT_ARRAYS, HOIMotion
 from hoi_sim.motions.velocity import compute_velocities
 from hoi_sim.skeleton import BODY_NAMES, DOF_NAMES, NUM_BODIES, PARENTS
@@ -224,8 +225,6 @@ def validate_motion(motion_or_path: HOIMotion | str | os.PathLike, *, label: str
         m = motion_or_path
         label = label or (m.meta.get("name", "<motion>") if isinstance(m.meta, dict) else "<motion>")
     else:
-        from hoi_sim.motions.io import load_motion
-
         label = label or str(Path(motion_or_path))
         try:
             m = load_motion(motion_or_path)

@@ -14,6 +14,7 @@ from hoi_sim.motions import (
     ARRAY_SPECS,
     SCHEMA_VERSION,
     ValidationError,
+    assert_valid,
     load_motion,
     read_meta,
     save_motion,
@@ -100,9 +101,9 @@ def test_missing_array_wrong_version_and_other_kind(tmp_path, motion):
         load_motion(tmp_path / "d.npz")
 
 
-def test_load_with_validate_raises_validation_error(tmp_path, motion):
+def test_load_reads_and_assert_valid_raises_validation_error(tmp_path, motion):
     path = save_motion(motion, tmp_path / "clip.npz")
     _rewrite(path, tmp_path / "bad.npz", contact_label=np.full_like(motion.contact_label, 3))
-    assert load_motion(tmp_path / "bad.npz").contact_label.max() == 3
+    assert load_motion(tmp_path / "bad.npz").contact_label.max() == 3  # reading does not validate
     with pytest.raises(ValidationError, match="bad.npz.*contact_label"):
-        load_motion(tmp_path / "bad.npz", validate=True)
+        assert_valid(tmp_path / "bad.npz")
