@@ -55,9 +55,9 @@ def _npz_kind(path: Path) -> str | None:
 
 def ground_for_output(motion, args: argparse.Namespace) -> tuple[object, str]:
     """``motion`` as read, or with ``--ground`` prepared as training, eval and replay prepare it at load
-    (``motions.grounding.prepare_reference``: grounding, and the penetration fix unless ``--no-fix-penetration``),
+    (``motions.reference.prepare_reference``: grounding, and the penetration fix unless ``--no-fix-penetration``),
     and the summary text of what each step did. Conversion is exact by default, so .pt → .npz → .pt round-trips."""
-    from hoi_sim.motions.grounding import prepare_reference
+    from hoi_sim.motions.reference import prepare_reference
 
     if not getattr(args, "ground", False):
         return motion, "as read (training, eval and replay ground it at load; --ground writes it grounded)"

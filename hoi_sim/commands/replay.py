@@ -12,7 +12,7 @@ Every clip also gets ``reset_error_mm``: the largest body distance between simul
 the reset at frame 0 (the humanoid is built on the clip's own skeleton, so it should be ≤ 1 mm); PD replay adds
 ``reset_drop_mm``: how far the simulated root falls below the reference root within ``DROP_WINDOW_S`` of that reset.
 
-Clips are prepared at load as for training (``motions.grounding.prepare_reference``): grounded (stance feet on the
+Clips are prepared at load as for training (``motions.reference.prepare_reference``): grounded (stance feet on the
 floor, human and object moved together) unless ``--no-ground``, then the object is taken out of the floor and hands
 out of the object (``motions.penetration``) unless ``--no-fix-penetration``; one line per step and clip says what
 it did, and the JSON rows carry ``ground_dz_mm``, ``stance_foot_median_mm`` and ``hand_penetration_mm``.
@@ -92,7 +92,7 @@ def load_clip(path: Path, objects_dir: str | None = None, ground: bool = True, f
     the penetration fix, each unless switched off; reports in ``meta["provenance"]``)."""
     from hoi_sim.motions import from_intermimic, load_motion
     from hoi_sim.motions.checked import check_loaded
-    from hoi_sim.motions.grounding import prepare_reference
+    from hoi_sim.motions.reference import prepare_reference
 
     motion = from_intermimic(path, objects_dir) if path.suffix == ".pt" else load_motion(path)
     check_loaded(motion, path)
@@ -284,8 +284,9 @@ COLUMNS = {
 def run(args: argparse.Namespace) -> int:
     from hoi_sim.io_utils import check_writable
     from hoi_sim.motions import penetration
-    from hoi_sim.motions.grounding import reference_lines, report_of
+    from hoi_sim.motions.grounding import report_of
     from hoi_sim.motions.manifest import ClipEntry, check_clips
+    from hoi_sim.motions.reference import reference_lines
     from hoi_sim.sim.config import SimConfig
 
     if args.json:

@@ -9,14 +9,14 @@ import numpy as np
 import torch
 
 from hoi_sim import rotations as rot
-from hoi_sim.motions.penetration import (
+from hoi_sim.motions.penetration_geometry import (
     ARM_CHAIN,
     ROT_SCALE_M,
     HullPlanes,
     PenetrationConfig,
-    _to_object,
     smooth_keep_size,
     sphere_depths,
+    to_object_frame,
 )
 from hoi_sim.skeleton import BODY_INDEX, NUM_BODIES, PARENTS
 
@@ -125,7 +125,7 @@ def push_out(pos: np.ndarray, rmat: np.ndarray, dof: np.ndarray, offsets: np.nda
         return sp[:, body] + np.einsum("tsij,sj->tsi", sr[:, body], centre)
 
     def local_of(x: np.ndarray) -> np.ndarray:
-        return _to_object(x, o_rot[frames], o_pos[frames])
+        return to_object_frame(x, o_rot[frames], o_pos[frames])
 
     def true_depth(x: np.ndarray) -> np.ndarray:
         return sphere_depths(local_of(x).reshape(-1, 3), np.tile(radius, len(frames)), planes).reshape(len(frames), -1)

@@ -41,7 +41,7 @@ MANIFEST_VERSION = 1
 @dataclass(frozen=True)
 class ClipEntry:
     """One clip: its file and labels (None when unknown), and how ``load_clip`` prepares it by default (grounding
-    and the penetration fix, ``motions.grounding.prepare_reference``)."""
+    and the penetration fix, ``motions.reference.prepare_reference``)."""
 
     path: Path
     action: str | None = None
@@ -190,7 +190,7 @@ def load_clip(entry: ClipEntry | str | os.PathLike, objects_dir: str | os.PathLi
     ``meta["provenance"]["grounding"]`` / ``["penetration"]``. None = the entry's setting (on unless a job's
     ``motions.ground`` / ``motions.fix_penetration`` turned it off).
     """
-    from hoi_sim.motions.grounding import prepare_reference
+    from hoi_sim.motions.reference import prepare_reference
 
     entry = entry if isinstance(entry, ClipEntry) else _entry_from_file(Path(entry))
     ground = entry.ground if ground is None else ground

@@ -9,13 +9,8 @@ import torch
 from hoi_sim.humanoid.builder import standing_root_height
 from hoi_sim.humanoid.kinematics import forward_kinematics
 from hoi_sim.motions.grounding import _quat_to_matrix
-from hoi_sim.motions.penetration import (
-    PenetrationConfig,
-    hand_spheres,
-    report_of,
-    resolve_penetration,
-    smooth_keep_size,
-)
+from hoi_sim.motions.penetration import report_of, resolve_penetration
+from hoi_sim.motions.penetration_geometry import PenetrationConfig, hand_spheres, smooth_keep_size
 from hoi_sim.motions.schema import HOIMotion, make_motion
 from hoi_sim.motions.validate import validate_motion
 from hoi_sim.objects.hulls import box_hull
