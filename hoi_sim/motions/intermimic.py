@@ -134,6 +134,79 @@ def _robust_offset(local: np.ndarray, b: int) -> np.ndarray:
     return neutral_offsets()[b]
 
 
+def _check_finite(data: np.ndarray, path: Path, frame_ids: np.ndarray) -> None:
+    bad = np.argwhere(~np.isfinite(data[:, USED_COLUMNS]))
+    if len(bad):
+        t, c = int(bad[0][0]), int(USED_COLUMNS[bad[0][1]])
+        raise InputError(f"{path}: frame {frame_ids[t]}: non-finite {_column_where(c)} (column {c})")
+
+
+def _check_unit_quats(quats: dict[str, torch.Tensor], data: np.ndarray, path: Path, frame_ids: np.ndarray) -> None:
+    """Every root/body/object quaternion [T,B,4] has norm 1 ± 1e-3 (an all-zero frame is named as such)."""
+    for what, q in quats.items():
+        norm = q.norm(dim=-1)
+        off = (norm - 1.0).abs() > 1e-3
+        if off.any():
+            t, b = (int(x) for x in torch.nonzero(off)[0])
+            body = f" body {BODY_NAMES[b]!r}" if what == "body" else ""
+            zero = not np.any(data[t, : COLUMNS["contact_label"].start])
+            hint = (f"frame {frame_ids[t]} has an all-zero kinematic state; drop it with --drop-frames "
+                    f"{frame_ids[t]}" if zero else "fix or drop the frame with --drop-frames")
+            raise InputError(f"{path}: frame {frame_ids[t]}{body}: {what} rotation quaternion has norm "
+                             f"{float(norm[t, b]):.3f}; {hint}")
+
+
+def _hinge_dofs(dof_expmap: torch.Tensor, root_quat: torch.Tensor, body_quat: torch.Tensor, path: Path,
+                frame_ids: np.ndarray) -> torch.Tensor:
+    """[T,153] hinge angles of the file's exponential maps, checked against the stored world rotations."""
+    T = dof_expmap.shape[0]
+    local = rot.axis_angle_to_quat(dof_expmap.reshape(T, NUM_BODIES - 1, 3))
+    dof_pos = dofs_from_local(torch.cat([root_quat[:, None], local], dim=1))
+    disagree = rot.quat_diff_angle(local_from_global(body_quat)[:, 1:], local)
+    if float(disagree.max()) > ROT_TOL_RAD:
+        t, b = (int(x) for x in torch.nonzero(disagree == disagree.max())[0])
+        raise InputError(f"{path}: frame {frame_ids[t]} body {BODY_NAMES[b + 1]!r}: stored world rotation "
+                         f"disagrees with its DOFs by {float(disagree[t, b]):.2e} rad")
+    return dof_pos
+
+
+def _skeleton(body_pos: torch.Tensor, body_quat: torch.Tensor, path: Path, frame_ids: np.ndarray,
+              recompute_positions: bool) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """The clip's rigid bone offsets [52,3] (mean over frames), each bone's deviation from them [T,52] (m), and the
+    bodies whose offsets were rebuilt (``recompute_positions``; refused otherwise when a bone is not rigid)."""
+    parents = [max(p, 0) for p in PARENTS]
+    rp = rot.quat_to_matrix(body_quat[:, parents])
+    bone = (rp.transpose(-1, -2) @ (body_pos - body_pos[:, parents])[..., None])[..., 0]
+    bone[:, 0] = 0.0
+    offsets = bone.mean(dim=0)
+    dev = (bone - offsets).norm(dim=-1)
+    loose = [b for b in range(1, NUM_BODIES) if float(dev[:, b].max()) > POS_TOL_M]
+    if loose and not recompute_positions:
+        b = loose[0]
+        t = int(dev[:, b].argmax())
+        names = ", ".join(BODY_NAMES[i] for i in loose[:6])
+        more = f"; {len(loose)} bodies affected: {names}" if len(loose) > 1 else ""
+        raise InputError(f"{path}: frame {frame_ids[t]} body {BODY_NAMES[b]!r}: stored position does not follow the "
+                         f"DOFs (its bone from {BODY_NAMES[PARENTS[b]]!r} deviates {1000 * float(dev[t, b]):.1f} mm "
+                         f"from the clip's rigid offset{more}); rebuild positions by FK with --recompute-positions")
+    if not recompute_positions:
+        return offsets, dev, []
+    offsets = offsets.clone()
+    for b in loose:
+        offsets[b] = torch.as_tensor(_robust_offset(bone.numpy(), b), dtype=torch.float64)
+    return offsets, dev, [BODY_NAMES[b] for b in loose]
+
+
+def _contact_labels(data: np.ndarray, path: Path, frame_ids: np.ndarray) -> np.ndarray:
+    """[T,52] int8 labels, each in {-1, 0, 1}."""
+    label = np.rint(data[:, COLUMNS["contact_label"]])
+    if not np.isin(label, (-1, 0, 1)).all():
+        t, b = (int(x) for x in np.argwhere(~np.isin(label, (-1, 0, 1)))[0])
+        raise InputError(f"{path}: frame {frame_ids[t]} body {BODY_NAMES[b]!r}: contact label "
+                         f"{data[t, COLUMNS['contact_label']][b]} not in {{-1, 0, 1}}")
+    return label.astype(np.int8)
+
+
 def read_intermimic(pt_path: str | os.PathLike, *, drop_frames: tuple[int, ...] | list[int] = (),
                     recompute_positions: bool = False) -> ImportedPose:
     """Read, check and convert the kinematics of an InterMimic ``.pt`` (no object mesh needed).
@@ -147,82 +220,37 @@ def read_intermimic(pt_path: str | os.PathLike, *, drop_frames: tuple[int, ...] 
     raw = read_tensor(path)
     data, frame_ids = _drop(raw, path, drop_frames)
     T = data.shape[0]
-    bad = np.argwhere(~np.isfinite(data[:, USED_COLUMNS]))
-    if len(bad):
-        t, c = int(bad[0][0]), int(USED_COLUMNS[bad[0][1]])
-        raise InputError(f"{path}: frame {frame_ids[t]}: non-finite {_column_where(c)} (column {c})")
-    t64 = torch.float64
-    col = {k: torch.as_tensor(data[:, s], dtype=t64) for k, s in COLUMNS.items()}
+    _check_finite(data, path, frame_ids)
+    col = {k: torch.as_tensor(data[:, s], dtype=torch.float64) for k, s in COLUMNS.items()}
     quats = {"root": col["root_quat_xyzw"][:, None], "body": col["body_quat_xyzw"].reshape(T, NUM_BODIES, 4),
              "object": col["obj_quat_xyzw"][:, None]}
-    for what, q in quats.items():
-        norm = q.norm(dim=-1)
-        off = (norm - 1.0).abs() > 1e-3
-        if off.any():
-            t, b = (int(x) for x in torch.nonzero(off)[0])
-            body = f" body {BODY_NAMES[b]!r}" if what == "body" else ""
-            zero = not np.any(data[t, : COLUMNS["contact_label"].start])
-            hint = (f"frame {frame_ids[t]} has an all-zero kinematic state; drop it with --drop-frames "
-                    f"{frame_ids[t]}" if zero else "fix or drop the frame with --drop-frames")
-            raise InputError(f"{path}: frame {frame_ids[t]}{body}: {what} rotation quaternion has norm "
-                             f"{float(norm[t, b]):.3f}; {hint}")
+    _check_unit_quats(quats, data, path, frame_ids)
     root_quat = rot.quat_normalize(rot.xyzw_to_wxyz(col["root_quat_xyzw"]))
     body_quat = rot.quat_normalize(rot.xyzw_to_wxyz(quats["body"]))
-    obj_quat = rot.quat_normalize(rot.xyzw_to_wxyz(col["obj_quat_xyzw"]))
-    local = rot.axis_angle_to_quat(col["dof_expmap"].reshape(T, NUM_BODIES - 1, 3))
-    dof_pos = dofs_from_local(torch.cat([root_quat[:, None], local], dim=1))
-    stored_local = local_from_global(body_quat)[:, 1:]
-    disagree = rot.quat_diff_angle(stored_local, local)
-    if float(disagree.max()) > ROT_TOL_RAD:
-        t, b = (int(x) for x in torch.nonzero(disagree == disagree.max())[0])
-        raise InputError(f"{path}: frame {frame_ids[t]} body {BODY_NAMES[b + 1]!r}: stored world rotation "
-                         f"disagrees with its DOFs by {float(disagree[t, b]):.2e} rad")
+    dof_pos = _hinge_dofs(col["dof_expmap"], root_quat, body_quat, path, frame_ids)
     body_pos = col["body_pos"].reshape(T, NUM_BODIES, 3)
-    parents = [max(p, 0) for p in PARENTS]
-    rp = rot.quat_to_matrix(body_quat[:, parents])
-    bone = (rp.transpose(-1, -2) @ (body_pos - body_pos[:, parents])[..., None])[..., 0]
-    bone[:, 0] = 0.0
-    offsets = bone.mean(dim=0)
-    dev = (bone - offsets).norm(dim=-1)
-    loose = [b for b in range(1, NUM_BODIES) if float(dev[:, b].max()) > POS_TOL_M]
-    recomputed: list[str] = []
-    if loose and not recompute_positions:
-        b = loose[0]
-        t = int(dev[:, b].argmax())
-        names = ", ".join(BODY_NAMES[i] for i in loose[:6])
-        more = f"; {len(loose)} bodies affected: {names}" if len(loose) > 1 else ""
-        raise InputError(f"{path}: frame {frame_ids[t]} body {BODY_NAMES[b]!r}: stored position does not follow the "
-                         f"DOFs (its bone from {BODY_NAMES[PARENTS[b]]!r} deviates {1000 * float(dev[t, b]):.1f} mm "
-                         f"from the clip's rigid offset{more}); rebuild positions by FK with --recompute-positions")
-    if recompute_positions:
-        offsets = offsets.clone()
-        for b in loose:
-            offsets[b] = torch.as_tensor(_robust_offset(bone.numpy(), b), dtype=t64)
-        recomputed = [BODY_NAMES[b] for b in loose]
+    offsets, dev, recomputed = _skeleton(body_pos, body_quat, path, frame_ids, recompute_positions)
     fk_pos, fk_quat = forward_kinematics(col["root_pos"], root_quat, dof_pos, offsets)
     if recompute_positions:
         body_pos = fk_pos
         dev = torch.zeros_like(dev)
     perr = (fk_pos - body_pos).norm(dim=-1)
-    qerr = rot.quat_diff_angle(fk_quat, body_quat)
     if float(perr.max()) > POS_TOL_M:
         t, b = (int(x) for x in torch.nonzero(perr == perr.max())[0])
         raise InputError(f"{path}: frame {frame_ids[t]} body {BODY_NAMES[b]!r}: FK on the inferred skeleton misses "
                          f"the stored position by {1000 * float(perr[t, b]):.1f} mm")
-    figures = {"fk_max_pos_err_m": float(perr.max()), "fk_max_rot_err_rad": float(qerr.max()),
+    figures = {"fk_max_pos_err_m": float(perr.max()),
+               "fk_max_rot_err_rad": float(rot.quat_diff_angle(fk_quat, body_quat).max()),
                "max_bone_deviation_m": float(dev.max()),
                "max_offset_diff_from_neutral_m": float((offsets - torch.as_tensor(neutral_offsets())).norm(dim=-1)
                                                        .max())}
-    label = np.rint(data[:, COLUMNS["contact_label"]])
-    if not np.isin(label, (-1, 0, 1)).all():
-        t, b = (int(x) for x in np.argwhere(~np.isin(label, (-1, 0, 1)))[0])
-        raise InputError(f"{path}: frame {frame_ids[t]} body {BODY_NAMES[b]!r}: contact label "
-                         f"{data[t, COLUMNS['contact_label']][b]} not in {{-1, 0, 1}}")
+    label = _contact_labels(data, path, frame_ids)
+    obj_quat = rot.quat_normalize(rot.xyzw_to_wxyz(col["obj_quat_xyzw"]))
     return ImportedPose(frame_ids=frame_ids, root_pos=col["root_pos"].numpy(), root_quat=root_quat.numpy(),
                         dof_pos=dof_pos.numpy(), body_pos=body_pos.numpy(), body_quat=body_quat.numpy(),
-                        obj_pos=col["obj_pos"].numpy(), obj_quat=obj_quat.numpy(),
-                        contact_label=label.astype(np.int8), offsets=offsets.numpy(), figures=figures,
-                        recomputed=recomputed, frames_in_file=int(raw.shape[0]))
+                        obj_pos=col["obj_pos"].numpy(), obj_quat=obj_quat.numpy(), contact_label=label,
+                        offsets=offsets.numpy(), figures=figures, recomputed=recomputed,
+                        frames_in_file=int(raw.shape[0]))
 
 
 def parse_clip_name(pt_path: str | os.PathLike) -> tuple[str, str]:
