@@ -476,10 +476,17 @@ def snapshot(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file() or p.is_symlink()}
 
 
+SUBPROCESS_TIMEOUT_S = 120
+"""A probe run as a subprocess that takes longer than this counts as failed (e.g. a training that never stops)."""
+
+
 def run_cli(argv: list[str], in_process: bool) -> tuple[int, str, str]:
     if not in_process:
-        proc = subprocess.run([sys.executable, "-m", "hoi_sim.cli", *argv], capture_output=True, text=True,
-                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        try:
+            proc = subprocess.run([sys.executable, "-m", "hoi_sim.cli", *argv], capture_output=True, text=True,
+                                  cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=SUBPROCESS_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            return 0, str(exc.stdout or ""), f"(killed: still running after {SUBPROCESS_TIMEOUT_S} s)"
         return proc.returncode, proc.stdout, proc.stderr
     from hoi_sim.cli import main
 
