@@ -40,14 +40,36 @@ def _owner(path: Path) -> str:
     return f"pid {text[0]} on {text[1]}" if len(text) >= 2 else "another process"
 
 
+def _pid_alive(path: Path) -> bool:
+    """Whether the pid written in lock file ``path`` may still run: same host and the process exists, or another
+    host (which cannot be checked from here)."""
+    try:
+        pid, host = path.read_text().split()[:2]
+        if host != socket.gethostname():
+            return True
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OSError, ValueError):
+        return False  # no readable "<pid> <host>": nobody finished taking it
+    return True
+
+
 def _try_lock(path: Path) -> int | None:
-    """An open descriptor holding the flock of ``path`` (created when absent), or None when another holds it."""
+    """An open descriptor holding the flock of ``path`` (created when absent), or None when another holds it.
+    On a file system without ``flock`` the pid written in the file decides (a dead pid's lock is taken over)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None
+    except OSError:  # no flock here (some network mounts)
+        if _pid_alive(path) and path.read_text().split()[:1] != [str(os.getpid())]:
+            os.close(fd)
+            return None
     except BaseException:
         os.close(fd)
         raise

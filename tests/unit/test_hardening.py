@@ -347,3 +347,32 @@ def test_training_refuses_mixed_skeletons_and_mass_modes(tmp_path) -> None:
     with pytest.raises(InputError, match="different object mass modes"):
         build_library([entry(a, "a"), entry(still, "still")], None, "cpu")
     assert build_library([entry(a, "a"), entry(toy_motion(20, seed=3, name="b"), "b")], None, "cpu").num_motions == 2
+
+
+def test_run_lock_without_flock_goes_by_the_pid(tmp_path, monkeypatch) -> None:
+    import errno
+    import socket
+    import subprocess
+    import sys
+
+    import pytest
+
+    from hoi_sim.errors import InputError
+    from hoi_sim.train import run_folder
+
+    def no_flock(fd, op):
+        raise OSError(errno.ENOLCK, "no locks available")
+
+    monkeypatch.setattr(run_folder.fcntl, "flock", no_flock)
+    run = tmp_path / "run"
+    run.mkdir()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / run_folder.LOCK_NAME).write_text(f"{alive.pid} {socket.gethostname()}\n")
+        with pytest.raises(InputError, match=f"pid {alive.pid}"):
+            run_folder.ensure_unlocked(run)
+    finally:
+        alive.kill()
+        alive.wait()
+    with run_folder.run_lock(run) as lock:  # its process is gone: taken over
+        assert lock.read_text().split()[0] == str(__import__("os").getpid())
