@@ -9,7 +9,7 @@ import importlib
 import os
 import sys
 
-from hoi_sim.errors import HoiSimError
+from hoi_sim.errors import HoiSimError, debug_enabled, one_line
 
 COMMANDS = ("info", "convert", "validate", "replay", "synth", "solve", "train", "eval", "plot", "render", "demo",
             "bench")
@@ -27,17 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         mod.register(sub)
     return parser
-
-
-def debug_enabled() -> bool:
-    """``--debug`` was given (or ``HOI_SIM_DEBUG`` is set): failures show their traceback."""
-    return os.environ.get("HOI_SIM_DEBUG", "") not in ("", "0")
-
-
-def one_line(exc: BaseException) -> str:
-    """The first line of an exception's message (a message never spreads over several lines of the terminal)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,7 +80,7 @@ def _task(cfg: Any) -> None:
     try:
         result = train(job_from_config(plain), run_dir)
     except Exception as exc:  # noqa: BLE001 - one line per failed job (Hydra would print a trimmed traceback)
-        from hoi_sim.cli import debug_enabled, one_line
+        from hoi_sim.errors import debug_enabled, one_line
 
         if debug_enabled():
             raise

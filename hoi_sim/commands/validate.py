@@ -63,7 +63,7 @@ def check_file(path: Path) -> tuple[list[str], str]:
     try:
         return _check(path)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
-        from hoi_sim.cli import debug_enabled, one_line
+        from hoi_sim.errors import debug_enabled, one_line
 
         if debug_enabled():
             raise
