@@ -59,7 +59,7 @@ def _lowest_hand_point(root_pos: np.ndarray, dof: np.ndarray, offsets: np.ndarra
     """Lowest z (m) of the hand geoms (wrists and fingers) of the humanoid at one pose (root upright)."""
     import mujoco
 
-    from hoi_sim.humanoid.builder import humanoid_model, lowest_geom_z
+    from hoi_sim.sim.humanoid_spec import humanoid_model, lowest_geom_z
     from hoi_sim.skeleton import HANDS, body_ids
 
     model = humanoid_model(offsets, ground=False)

@@ -17,13 +17,17 @@ so every primitive is the set ``{c + t·u + R·y + z : |t| ≤ 1, |y_i| ≤ h_i,
 The nearest point of that solid to a point x (:func:`nearest_on_geoms`) is closed-form: the nearest point of the
 inner segment or box (a clamp), then a step of r towards x; x itself when x lies inside.
 
-Skeletons. The humanoid the sim builds for a motion scales its geoms with the motion's bones
-(``humanoid.builder.scaled_geoms``, ``geom_scale="bone"``): an anchor point (capsule end, box or sphere centre)
-lying at fraction α of a child bone of its body moves with that bone, p' = p + α (o'_child − o_child); capsules of
-leaf bodies scale with their own bone's length ratio; other anchors, radii and half sizes stay. That rule is linear
-in the bone offsets, so :func:`geom_table` evaluates it batched on torch from offsets [..., 52, 3] (a test checks it
-against the builder). :func:`offsets_from_pose` recovers a skeleton's bone offsets from any world pose of it (exact
-for rigid bodies), so the geometry of a simulated or reference humanoid can be derived from its pose alone.
+Skeletons. The humanoid the simulator builds for a motion (``hoi_sim.sim.humanoid_spec``) scales its geoms with
+the motion's bones (:func:`scaled_geoms`, ``geom_scale="bone"``): bodies sit at the given bone offsets; each geom
+anchor point (capsule ``fromto`` end, box or sphere centre) of a body with children lies, in the neutral humanoid, at
+a fraction α of one child bone (the child whose bone passes closest to the point; within 4 mm for every geom) and
+keeps that fraction, p' = p + α (o'_child − o_child), so capsules stretch and turn with their bone and the foot box
+stays centred on the ankle–toe bone. Capsules of leaf bodies (fingertips) scale with their own bone's length ratio;
+other leaf geoms (head sphere, toe boxes) are kept. Radii and box half sizes are kept, so the mass changes with bone
+lengths only. That rule is linear in the bone offsets, so :func:`geom_table` evaluates it batched on torch from
+offsets [..., 52, 3] (a test checks it against :func:`scaled_geoms`). :func:`offsets_from_pose` recovers a
+skeleton's bone offsets from any world pose of it (exact for rigid bodies), so the geometry of a simulated or
+reference humanoid can be derived from its pose alone.
 """
 
 from __future__ import annotations
@@ -36,14 +40,90 @@ import numpy as np
 import torch
 
 from hoi_sim import rotations as rot
+from hoi_sim.errors import InputError
 from hoi_sim.skeleton import NUM_BODIES, PARENTS, GeomSpec, neutral
 
 TABLE_WIDTH = 19
 """Floats per body in a geom table (module docstring)."""
 GEOM_TYPES = ("sphere", "capsule", "box")
 ANCHOR_TOL = 0.005
-"""m: largest distance of a geom anchor from a child bone for it to follow that bone (as the builder)."""
+"""m: largest distance of a geom anchor from a child bone for it to follow that bone."""
+GEOM_SCALE_MODES = ("bone", "none")
+"""How geoms follow a non-neutral skeleton: ``bone`` (the rule of the module docstring) or ``none`` (neutral)."""
 _EPS = 1e-12
+
+
+def check_offsets(offsets: np.ndarray | Sequence | None) -> np.ndarray:
+    """Validated bone offsets [52, 3] float64 (m); ``None`` gives the neutral ones. Row 0 (Pelvis) is ignored."""
+    if offsets is None:
+        return neutral().offsets.copy()
+    arr = np.asarray(offsets, dtype=np.float64)
+    if arr.shape != (NUM_BODIES, 3):
+        raise InputError(f"skeleton offsets must have shape ({NUM_BODIES}, 3), got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise InputError("skeleton offsets contain NaN or inf")
+    return arr
+
+
+def _children(body: int) -> list[int]:
+    return [c for c in range(NUM_BODIES) if PARENTS[c] == body]
+
+
+def _follow_bone(point: np.ndarray, body: int, ref: np.ndarray, new: np.ndarray) -> np.ndarray | None:
+    """Move a body-frame point lying on one of ``body``'s child bones with that bone; None if it lies on none."""
+    best: tuple[float, float, int] | None = None
+    for c in _children(body):
+        o = ref[c]
+        alpha = float(point @ o / max(o @ o, 1e-12))
+        resid = float(np.linalg.norm(point - alpha * o))
+        if best is None or resid < best[0]:
+            best = (resid, alpha, c)
+    if best is None or best[0] > ANCHOR_TOL:
+        return None
+    _, alpha, c = best
+    return point + alpha * (new[c] - ref[c])
+
+
+def scaled_geoms(offsets: np.ndarray | None = None, geom_scale: str = "bone") -> tuple[tuple[GeomSpec, ...], ...]:
+    """Per-body geoms for a skeleton, following the rule of the module docstring ("Skeletons"): the geoms of the
+    humanoid the simulator builds on ``offsets`` (``hoi_sim.sim.humanoid_spec``) and of every engine-free use.
+
+    Args:
+        offsets: bone offsets [52, 3] (m); None = neutral (geoms returned unchanged).
+        geom_scale: ``"bone"`` (geoms follow bones) or ``"none"`` (neutral geoms).
+
+    Returns:
+        52 tuples of ``GeomSpec`` in body order (body-frame positions, m).
+    """
+    if geom_scale not in GEOM_SCALE_MODES:
+        raise InputError(f"geom_scale must be one of {GEOM_SCALE_MODES}, got {geom_scale!r}")
+    ref = neutral()
+    if offsets is None or geom_scale == "none":
+        return ref.geoms
+    new = check_offsets(offsets)
+    out: list[tuple[GeomSpec, ...]] = []
+    for b in range(NUM_BODIES):
+        leaf = not _children(b)
+        ratio = float(np.linalg.norm(new[b]) / max(np.linalg.norm(ref.offsets[b]), 1e-9)) if b else 1.0
+        body_geoms = []
+        for g in ref.geoms[b]:
+            if g.fromto is not None:
+                ends = np.asarray(g.fromto, dtype=np.float64).reshape(2, 3)
+                if leaf:
+                    moved = ends * ratio
+                else:
+                    moved = np.stack([
+                        m if (m := _follow_bone(e, b, ref.offsets, new)) is not None else e for e in ends])
+                body_geoms.append(GeomSpec(g.type, g.size, g.density, g.pos, g.quat,
+                                           tuple(float(v) for v in moved.reshape(-1))))
+            elif g.pos is not None and not leaf:
+                p = _follow_bone(np.asarray(g.pos, dtype=np.float64), b, ref.offsets, new)
+                pos = g.pos if p is None else tuple(float(v) for v in p)
+                body_geoms.append(GeomSpec(g.type, g.size, g.density, pos, g.quat, g.fromto))
+            else:
+                body_geoms.append(g)
+        out.append(tuple(body_geoms))
+    return tuple(out)
 
 
 def _quat_matrix(quat: Sequence[float] | None) -> np.ndarray:
@@ -80,7 +160,7 @@ def _one_geom(geoms: Sequence[Sequence[GeomSpec]]) -> list[GeomSpec]:
 
 def table_from_specs(geoms: Sequence[Sequence[GeomSpec]]) -> np.ndarray:
     """Geom table [52, TABLE_WIDTH] (float64, body frames, m) of explicit per-body geoms (one per body), e.g.
-    ``skeleton.neutral().geoms`` or ``builder.scaled_geoms(offsets)``."""
+    ``skeleton.neutral().geoms`` or ``scaled_geoms(offsets)``."""
     out = np.zeros((NUM_BODIES, TABLE_WIDTH))
     for b, g in enumerate(_one_geom(geoms)):
         a = _anchors(g)
@@ -97,7 +177,7 @@ def table_from_specs(geoms: Sequence[Sequence[GeomSpec]]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GeomRule:
-    """How the neutral geoms follow a skeleton (the builder's ``geom_scale="bone"`` rule), as arrays.
+    """How the neutral geoms follow a skeleton (the ``geom_scale="bone"`` rule of :func:`scaled_geoms`), as arrays.
 
     anchors [52, 2, 3]: neutral anchor points (m, body frame); child [52, 2] long: the child bone an anchor follows
     (0 with alpha 0 when it follows none); alpha [52, 2]: its fraction of that bone; leaf_scale [52] bool: a leaf
@@ -165,7 +245,7 @@ def _rule_tensors(device: torch.device, dtype: torch.dtype) -> dict[str, torch.T
 
 def geom_table(offsets: torch.Tensor | np.ndarray | None = None, *, device: torch.device | str | None = None,
                dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Geom tables of humanoids built on bone ``offsets`` with geoms following their bones (builder rule).
+    """Geom tables of humanoids built on bone ``offsets`` with geoms following their bones (:func:`scaled_geoms`).
 
     Args:
         offsets: [..., 52, 3] bone offsets (m, body origin in its parent's frame; row 0 ignored); None = neutral.

@@ -14,7 +14,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import mujoco
 import numpy as np
 
 from hoi_sim.errors import InputError
@@ -113,17 +112,3 @@ def offsets_from_smplx(
     """
     return offsets_from_joints(rest_joints_smplx(model_path, betas, gender))
 
-
-def humanoid_spec_from_betas(
-    betas: np.ndarray | Sequence[float],
-    model_path: str | os.PathLike | None = None,
-    gender: str = "neutral",
-    **kwargs,
-) -> mujoco.MjSpec:
-    """MjSpec of the humanoid on the SMPL-X rest skeleton of ``betas`` (geoms follow the bones).
-
-    ``kwargs`` go to :func:`hoi_sim.humanoid.builder.build_humanoid_spec`.
-    """
-    from hoi_sim.humanoid.builder import build_humanoid_spec
-
-    return build_humanoid_spec(offsets_from_smplx(model_path, betas, gender), **kwargs)

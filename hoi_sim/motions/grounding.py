@@ -7,8 +7,8 @@ together: one constant shift ``dz`` plus a small smooth per-frame correction) so
 built on the clip's own skeleton touch the floor when they stand on it:
 
 1. **Foot heights.** Per frame and per side (left = L_Ankle + L_Toe, right = R_Ankle + R_Toe), the lowest world z
-   of the side's collision geoms (:func:`foot_heights`), with the geoms the MuJoCo builder puts on this skeleton
-   (``humanoid.builder.scaled_geoms``: they follow the bones).
+   of the side's collision geoms (:func:`foot_heights`), with the geoms the simulator puts on this skeleton
+   (``humanoid.geoms.scaled_geoms``: they follow the bones).
 2. **Stance frames** (:func:`stance_mask`). A side stands on a frame when it is slow and low: the slower of its two
    bodies (ankle, toe) moves at under ``speed_m_s`` (so a heel lifting about a planted toe still counts), and its
    lowest point is within ``band_m`` of the clip's low reference height (the ``low_percentile`` of the slow sides'
@@ -30,8 +30,7 @@ built on the clip's own skeleton touch the floor when they stand on it:
    d r/dt in z (the finite differences of ``motions.velocity``); rotations, angular velocities, contact labels
    and the interaction graph are frame-local and stay. The report goes into ``meta["provenance"]["grounding"]``.
 
-The module is engine-free except for the geom table of ``humanoid.builder`` (imported on use; that module loads
-mujoco).
+The module is engine-free.
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from hoi_sim.errors import InputError
+from hoi_sim.humanoid.geoms import scaled_geoms
 from hoi_sim.motions.schema import HOIMotion
 from hoi_sim.skeleton import BODY_INDEX, NUM_BODIES, GeomSpec
 
@@ -179,9 +179,7 @@ def geom_lowest_z(geom: GeomSpec, pos: np.ndarray, rot: np.ndarray) -> np.ndarra
 
 
 def body_geoms(offsets: np.ndarray | None) -> tuple[tuple[GeomSpec, ...], ...]:
-    """Per-body collision geoms of the humanoid the builder makes on ``offsets`` [52, 3] (m; None = neutral)."""
-    from hoi_sim.humanoid.builder import scaled_geoms  # geoms follow the bones, as in the simulator
-
+    """Per-body collision geoms of the humanoid the simulator builds on ``offsets`` [52, 3] (m; None = neutral)."""
     return scaled_geoms(None if offsets is None else np.asarray(offsets, np.float64))
 
 

@@ -3,7 +3,7 @@ change (docs/motion_format.md, "Grounding").
 
 Shapes. The object is the convex parts the simulator collides with (``objects.hulls``: coacd hulls, or any list of
 ``ConvexHull``), in the object frame. Each hand body (``skeleton.HANDS``: wrists and finger phalanges) is its
-collision geom on the clip's skeleton (``humanoid.builder.scaled_geoms``) covered by spheres (:func:`hand_spheres`):
+collision geom on the clip's skeleton (``humanoid.geoms.scaled_geoms``) covered by spheres (:func:`hand_spheres`):
 a capsule by spheres of its radius along its segment, a box by spheres of its smallest half size on its mid-plane.
 
 Depth. A point p inside a convex hull with outward face planes n·x = d is ``−max(n·p − d)`` deep; a sphere of

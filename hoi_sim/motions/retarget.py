@@ -36,6 +36,7 @@ import torch
 from hoi_sim import keypoints as kp
 from hoi_sim import rotations as rot
 from hoi_sim.errors import InputError
+from hoi_sim.humanoid.geoms import scaled_geoms
 from hoi_sim.humanoid.kinematics import dofs_from_global, forward_kinematics, infer_offsets
 from hoi_sim.skeleton import BODY_INDEX, FEET, NUM_BODIES
 
@@ -78,9 +79,7 @@ def camera_to_world(seq: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _foot_corners(offsets: np.ndarray | None = None) -> list[tuple[int, np.ndarray]]:
     """(body index, [8,3] corners in the body frame) of the foot boxes of the humanoid built on ``offsets``
-    (default neutral), placed as the MJCF builder places them."""
-    from hoi_sim.humanoid.builder import scaled_geoms
-
+    (default neutral), placed as the simulator places them (``humanoid.geoms.scaled_geoms``)."""
     geoms = scaled_geoms(offsets)
     out = []
     for name in FEET:

@@ -1,5 +1,8 @@
 """MuJoCo model of the 52-body humanoid, built with ``mujoco.MjSpec`` (neutral or on a subject's skeleton).
 
+The humanoid itself is engine-free data (:mod:`hoi_sim.skeleton`, :mod:`hoi_sim.humanoid`); this module is where
+MuJoCo meets it.
+
 The model reproduces InterMimic's ``omomo.xml`` humanoid (DESIGN §5.1) with MuJoCo semantics:
 
 - bodies ``skeleton.BODY_NAMES`` in depth-first order, a free joint ``"root"`` on the Pelvis, three hinges per other
@@ -17,25 +20,22 @@ collides two geoms when ``contype₁ & conaffinity₂ or contype₂ & conaffinit
 while the ground and any object whose contype has ``OBJECT_BIT`` (or whose conaffinity has ``HUMANOID_BIT``) do.
 ``self_collision=True`` adds ``HUMANOID_BIT`` to the humanoid's conaffinity (MuJoCo still skips parent–child pairs).
 
-Subject skeletons (``geom_scale="bone"``). Given bone offsets [52, 3] (a motion's skeleton), bodies sit at those
-offsets and geoms follow the bones: each geom anchor point (capsule ``fromto`` end, box/sphere centre) of a body with
-children lies, in the neutral model, at a fraction α of one child bone (the child whose bone passes closest to the
-point; within 4 mm for every geom). The point keeps that fraction: p' = p + α (o'_child − o_child), so capsules
-stretch and turn with their bone and the foot box stays centred on the ankle–toe bone. Capsules of leaf bodies
-(fingertips) scale with their incoming bone's length ratio; other leaf geoms (head sphere, toe boxes) are kept.
-Radii and box half-sizes are kept, so the mass changes with bone lengths only. ``geom_scale="none"`` keeps every
-geom as in the neutral model (bodies still move).
+Subject skeletons. Bodies sit at the given bone offsets and the geoms follow the bones by the engine-free rule of
+:func:`hoi_sim.humanoid.geoms.scaled_geoms` (``geom_scale="bone"``; ``"none"`` keeps the neutral geoms).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import mujoco
 import numpy as np
 
 from hoi_sim.errors import InputError
-from hoi_sim.skeleton import BODY_NAMES, DOF_NAMES, NUM_BODIES, PARENTS, GeomSpec, neutral
+from hoi_sim.humanoid.geoms import check_offsets, scaled_geoms
+from hoi_sim.humanoid.smplx_shape import offsets_from_smplx
+from hoi_sim.skeleton import BODY_NAMES, DOF_NAMES, PARENTS, GeomSpec, JointSpec, neutral
 
 HUMANOID_BIT = 1
 """contype bit owned by the humanoid's geoms."""
@@ -61,89 +61,112 @@ GROUND_GEOM = "floor"
 DEFAULT_TIMESTEP = 1.0 / 240.0
 DEFAULT_GROUND_FRICTION = (1.0, 0.005, 0.0001)
 """MuJoCo's default (sliding, torsional, rolling) friction."""
-GEOM_SCALE_MODES = ("bone", "none")
 
 HUMANOID_ROOT_HEIGHT = 0.9349
 """Pelvis height (m) at which the neutral humanoid in the zero pose touches the floor with its lowest point
 (the foot boxes); ``standing_root_height()`` computes it for any skeleton (a test checks the two agree)."""
 
-_ANCHOR_TOL = 0.005  # m: largest distance of a geom anchor from its child bone for it to follow that bone
-
-
-def check_offsets(offsets: np.ndarray | Sequence | None) -> np.ndarray:
-    """Validated bone offsets [52, 3] float64 (m); ``None`` gives the neutral ones. Row 0 (Pelvis) is ignored."""
-    if offsets is None:
-        return neutral().offsets.copy()
-    arr = np.asarray(offsets, dtype=np.float64)
-    if arr.shape != (NUM_BODIES, 3):
-        raise InputError(f"skeleton offsets must have shape ({NUM_BODIES}, 3), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise InputError("skeleton offsets contain NaN or inf")
-    return arr
-
-
-def _children(body: int) -> list[int]:
-    return [c for c in range(NUM_BODIES) if PARENTS[c] == body]
-
-
-def _follow_bone(point: np.ndarray, body: int, ref: np.ndarray, new: np.ndarray) -> np.ndarray | None:
-    """Move a body-frame point lying on one of ``body``'s child bones with that bone; None if it lies on none."""
-    best: tuple[float, float, int] | None = None
-    for c in _children(body):
-        o = ref[c]
-        alpha = float(point @ o / max(o @ o, 1e-12))
-        resid = float(np.linalg.norm(point - alpha * o))
-        if best is None or resid < best[0]:
-            best = (resid, alpha, c)
-    if best is None or best[0] > _ANCHOR_TOL:
-        return None
-    _, alpha, c = best
-    return point + alpha * (new[c] - ref[c])
-
-
-def scaled_geoms(offsets: np.ndarray | None = None, geom_scale: str = "bone") -> tuple[tuple[GeomSpec, ...], ...]:
-    """Per-body geoms for a skeleton, following the rule of the module docstring.
-
-    Args:
-        offsets: bone offsets [52, 3] (m); None = neutral (geoms returned unchanged).
-        geom_scale: ``"bone"`` (geoms follow bones) or ``"none"`` (neutral geoms).
-
-    Returns:
-        52 tuples of ``GeomSpec`` in body order (body-frame positions, m).
-    """
-    if geom_scale not in GEOM_SCALE_MODES:
-        raise InputError(f"geom_scale must be one of {GEOM_SCALE_MODES}, got {geom_scale!r}")
-    ref = neutral()
-    if offsets is None or geom_scale == "none":
-        return ref.geoms
-    new = check_offsets(offsets)
-    out: list[tuple[GeomSpec, ...]] = []
-    for b in range(NUM_BODIES):
-        leaf = not _children(b)
-        ratio = float(np.linalg.norm(new[b]) / max(np.linalg.norm(ref.offsets[b]), 1e-9)) if b else 1.0
-        body_geoms = []
-        for g in ref.geoms[b]:
-            if g.fromto is not None:
-                ends = np.asarray(g.fromto, dtype=np.float64).reshape(2, 3)
-                if leaf:
-                    moved = ends * ratio
-                else:
-                    moved = np.stack([
-                        m if (m := _follow_bone(e, b, ref.offsets, new)) is not None else e for e in ends])
-                body_geoms.append(GeomSpec(g.type, g.size, g.density, g.pos, g.quat,
-                                           tuple(float(v) for v in moved.reshape(-1))))
-            elif g.pos is not None and not leaf:
-                p = _follow_bone(np.asarray(g.pos, dtype=np.float64), b, ref.offsets, new)
-                pos = g.pos if p is None else tuple(float(v) for v in p)
-                body_geoms.append(GeomSpec(g.type, g.size, g.density, pos, g.quat, g.fromto))
-            else:
-                body_geoms.append(g)
-        out.append(tuple(body_geoms))
-    return tuple(out)
-
-
 _GEOM_TYPES = {"sphere": mujoco.mjtGeom.mjGEOM_SPHERE, "capsule": mujoco.mjtGeom.mjGEOM_CAPSULE,
                "box": mujoco.mjtGeom.mjGEOM_BOX}
+
+
+def _new_spec(timestep: float) -> mujoco.MjSpec:
+    """An empty spec with the humanoid's compiler and physics options (radians, implicitfast, ``timestep`` s)."""
+    if not timestep > 0:
+        raise InputError(f"timestep must be positive, got {timestep}")
+    spec = mujoco.MjSpec()
+    spec.modelname = "hoi_sim_humanoid"
+    spec.compiler.degree = False
+    spec.compiler.autolimits = True
+    spec.option.timestep = float(timestep)
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    return spec
+
+
+def _add_ground(spec: mujoco.MjSpec, ground_friction: float | Sequence[float]) -> None:
+    """The floor: an infinite plane named ``GROUND_GEOM`` at z = 0 with ``ground_friction`` (1 or 3 numbers)."""
+    if np.ndim(ground_friction) == 0:
+        fr = np.array([float(ground_friction), *DEFAULT_GROUND_FRICTION[1:]])
+    else:
+        fr = np.asarray(ground_friction, dtype=np.float64)
+    if fr.shape != (3,):
+        raise InputError(f"ground_friction must be a number or 3 numbers, got {ground_friction!r}")
+    floor = spec.worldbody.add_geom()
+    floor.name = GROUND_GEOM
+    floor.type = mujoco.mjtGeom.mjGEOM_PLANE
+    floor.size = [0.0, 0.0, 0.05]  # infinite plane; 0.05 m grid spacing for rendering
+    floor.friction = fr
+    floor.contype = GROUND_CONTYPE
+    floor.conaffinity = GROUND_CONAFFINITY
+    floor.condim = GEOM_CONDIM
+    floor.rgba = [0.8, 0.9, 0.8, 1.0]
+
+
+def _add_joints(body: mujoco.MjsBody, joints: Sequence[JointSpec]) -> None:
+    """The body's hinges with their axes, ranges and armature, and no passive spring (gains are in actuators)."""
+    for j in joints:
+        joint = body.add_joint()
+        joint.name = j.name
+        joint.type = mujoco.mjtJoint.mjJNT_HINGE
+        joint.axis = list(j.axis)
+        joint.range = list(j.range)
+        joint.limited = mujoco.mjtLimited.mjLIMITED_TRUE
+        joint.armature = j.armature
+        joint.stiffness = [0.0, 0.0, 0.0]  # no passive spring: the gains live in the actuators
+        joint.damping = [0.0, 0.0, 0.0]
+
+
+def _add_geoms(body: mujoco.MjsBody, name: str, geoms: Sequence[GeomSpec], conaffinity: int) -> None:
+    """The body's collision geoms (the first named as the body, the others ``<name>_<k>``)."""
+    for k, g in enumerate(geoms):
+        geom = body.add_geom()
+        geom.name = name if k == 0 else f"{name}_{k}"
+        geom.type = _GEOM_TYPES[g.type]
+        geom.size = list(g.size) + [0.0] * (3 - len(g.size))
+        if g.fromto is not None:
+            geom.fromto = list(g.fromto)
+        if g.pos is not None:
+            geom.pos = list(g.pos)
+        if g.quat is not None:
+            geom.quat = list(g.quat)
+        geom.density = g.density
+        geom.contype = HUMANOID_CONTYPE
+        geom.conaffinity = conaffinity
+        geom.condim = GEOM_CONDIM
+        geom.margin = GEOM_MARGIN
+        geom.rgba = [0.8, 0.6, 0.4, 1.0]
+
+
+def _add_bodies(spec: mujoco.MjSpec, offsets: np.ndarray, geoms: Sequence[Sequence[GeomSpec]],
+                conaffinity: int) -> None:
+    """The 52 bodies in depth-first order at ``offsets`` [52, 3] (m), a free joint on the Pelvis, hinges, geoms."""
+    ref = neutral()
+    bodies: list[mujoco.MjsBody] = []
+    for b, name in enumerate(BODY_NAMES):
+        parent = spec.worldbody if PARENTS[b] < 0 else bodies[PARENTS[b]]
+        body = parent.add_body()
+        body.name = name
+        body.pos = [0.0, 0.0, 0.0] if b == 0 else offsets[b].tolist()
+        if b == 0:
+            root = body.add_freejoint()
+            root.name = ROOT_JOINT
+        _add_joints(body, ref.joints[b])
+        _add_geoms(body, name, geoms[b], conaffinity)
+        bodies.append(body)
+
+
+def _add_actuators(spec: mujoco.MjSpec) -> None:
+    """One ``position`` actuator per DOF, in DOF order, with the reference kp/kv and no control or force limits."""
+    gains = {j.name: (j.kp, j.kd) for js in neutral().joints for j in js}
+    for dof in DOF_NAMES:
+        act = spec.add_actuator()
+        act.name = dof
+        act.target = dof
+        act.trntype = mujoco.mjtTrn.mjTRN_JOINT
+        kp, kd = gains[dof]
+        act.set_to_position(kp=kp, kv=kd)
+        act.ctrllimited = mujoco.mjtLimited.mjLIMITED_FALSE
+        act.forcelimited = mujoco.mjtLimited.mjLIMITED_FALSE
 
 
 def build_humanoid_spec(
@@ -168,85 +191,13 @@ def build_humanoid_spec(
     Returns:
         An uncompiled ``mujoco.MjSpec``; callers may add bodies (objects) before ``spec.compile()``.
     """
-    if not timestep > 0:
-        raise InputError(f"timestep must be positive, got {timestep}")
+    spec = _new_spec(timestep)
     offs = check_offsets(offsets)
     geoms = scaled_geoms(None if offsets is None else offs, geom_scale)
-    ref = neutral()
-    spec = mujoco.MjSpec()
-    spec.modelname = "hoi_sim_humanoid"
-    spec.compiler.degree = False
-    spec.compiler.autolimits = True
-    spec.option.timestep = float(timestep)
-    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
-
     if ground:
-        if np.ndim(ground_friction) == 0:
-            fr = np.array([float(ground_friction), *DEFAULT_GROUND_FRICTION[1:]])
-        else:
-            fr = np.asarray(ground_friction, dtype=np.float64)
-        if fr.shape != (3,):
-            raise InputError(f"ground_friction must be a number or 3 numbers, got {ground_friction!r}")
-        floor = spec.worldbody.add_geom()
-        floor.name = GROUND_GEOM
-        floor.type = mujoco.mjtGeom.mjGEOM_PLANE
-        floor.size = [0.0, 0.0, 0.05]  # infinite plane; 0.05 m grid spacing for rendering
-        floor.friction = fr
-        floor.contype = GROUND_CONTYPE
-        floor.conaffinity = GROUND_CONAFFINITY
-        floor.condim = GEOM_CONDIM
-        floor.rgba = [0.8, 0.9, 0.8, 1.0]
-
-    conaffinity = HUMANOID_CONAFFINITY | (HUMANOID_BIT if self_collision else 0)
-    bodies: list[mujoco.MjsBody] = []
-    for b, name in enumerate(BODY_NAMES):
-        parent = spec.worldbody if PARENTS[b] < 0 else bodies[PARENTS[b]]
-        body = parent.add_body()
-        body.name = name
-        body.pos = [0.0, 0.0, 0.0] if b == 0 else offs[b].tolist()
-        if b == 0:
-            root = body.add_freejoint()
-            root.name = ROOT_JOINT
-        for j in ref.joints[b]:
-            joint = body.add_joint()
-            joint.name = j.name
-            joint.type = mujoco.mjtJoint.mjJNT_HINGE
-            joint.axis = list(j.axis)
-            joint.range = list(j.range)
-            joint.limited = mujoco.mjtLimited.mjLIMITED_TRUE
-            joint.armature = j.armature
-            joint.stiffness = [0.0, 0.0, 0.0]  # no passive spring: the gains live in the actuators
-            joint.damping = [0.0, 0.0, 0.0]
-        for k, g in enumerate(geoms[b]):
-            geom = body.add_geom()
-            geom.name = name if k == 0 else f"{name}_{k}"
-            geom.type = _GEOM_TYPES[g.type]
-            size = list(g.size) + [0.0] * (3 - len(g.size))
-            geom.size = size
-            if g.fromto is not None:
-                geom.fromto = list(g.fromto)
-            if g.pos is not None:
-                geom.pos = list(g.pos)
-            if g.quat is not None:
-                geom.quat = list(g.quat)
-            geom.density = g.density
-            geom.contype = HUMANOID_CONTYPE
-            geom.conaffinity = conaffinity
-            geom.condim = GEOM_CONDIM
-            geom.margin = GEOM_MARGIN
-            geom.rgba = [0.8, 0.6, 0.4, 1.0]
-        bodies.append(body)
-
-    gains = {j.name: (j.kp, j.kd) for js in ref.joints for j in js}
-    for dof in DOF_NAMES:
-        act = spec.add_actuator()
-        act.name = dof
-        act.target = dof
-        act.trntype = mujoco.mjtTrn.mjTRN_JOINT
-        kp, kd = gains[dof]
-        act.set_to_position(kp=kp, kv=kd)
-        act.ctrllimited = mujoco.mjtLimited.mjLIMITED_FALSE
-        act.forcelimited = mujoco.mjtLimited.mjLIMITED_FALSE
+        _add_ground(spec, ground_friction)
+    _add_bodies(spec, offs, geoms, HUMANOID_CONAFFINITY | (HUMANOID_BIT if self_collision else 0))
+    _add_actuators(spec)
     return spec
 
 
@@ -292,3 +243,17 @@ def standing_root_height(offsets: np.ndarray | None = None, *, geom_scale: str =
     data = mujoco.MjData(model)
     mujoco.mj_kinematics(model, data)
     return -lowest_geom_z(model, data)
+
+
+def humanoid_spec_from_betas(
+    betas: np.ndarray | Sequence[float],
+    model_path: str | os.PathLike | None = None,
+    gender: str = "neutral",
+    **kwargs,
+) -> mujoco.MjSpec:
+    """MjSpec of the humanoid on the SMPL-X rest skeleton of ``betas`` (geoms follow the bones).
+
+    ``model_path`` / ``gender``: as :func:`hoi_sim.humanoid.smplx_shape.offsets_from_smplx`; ``kwargs`` go to
+    :func:`build_humanoid_spec`.
+    """
+    return build_humanoid_spec(offsets_from_smplx(model_path, betas, gender), **kwargs)

@@ -208,7 +208,7 @@ class MujocoBackend(MjBackendBase):
 
     def default_state(self, n: int) -> ResetState:
         """Standing zero pose at the origin, the object at rest on the ground 1.5 m in front (+x)."""
-        from hoi_sim.humanoid.builder import HUMANOID_ROOT_HEIGHT
+        from hoi_sim.sim.humanoid_spec import HUMANOID_ROOT_HEIGHT
 
         s = ResetState.zeros(n, root_height=HUMANOID_ROOT_HEIGHT + 0.002)
         s.obj_pos[:, 0] = 1.5

@@ -1,4 +1,4 @@
-"""The MuJoCo scene: the humanoid (``humanoid.builder``) + one free object made of convex hull meshes + the ground.
+"""The MuJoCo scene: the humanoid (``sim.humanoid_spec``) + one free object made of convex hull meshes + the ground.
 
 Table 7 is applied here (see ``docs/physics.md``): timestep = sim_dt / substeps, margin/gap from the contact and
 rest offsets, object friction 0.6 and the restitution → solref rule with geom priority, object density or fixed
@@ -13,9 +13,9 @@ import mujoco
 import numpy as np
 
 from hoi_sim.errors import InputError
-from hoi_sim.humanoid import builder
 from hoi_sim.objects.hulls import ConvexHull, box_hull
 from hoi_sim.objects.mass import ObjectMass, resolve_object_mass
+from hoi_sim.sim import humanoid_spec
 from hoi_sim.sim.config import SimConfig
 from hoi_sim.skeleton import BODY_NAMES, DOF_NAMES
 
@@ -70,7 +70,7 @@ class SceneIndex:
         ctrl = np.array([mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, n) for n in DOF_NAMES])
         if (ctrl < 0).any():
             raise InputError("model lacks an actuator per DOF (named as the DOF)")
-        root, obj = jid(builder.ROOT_JOINT), jid(OBJECT_JOINT)
+        root, obj = jid(humanoid_spec.ROOT_JOINT), jid(OBJECT_JOINT)
         b2h = np.full(m.nbody, -1, dtype=np.int64)
         b2h[body_ids] = np.arange(len(BODY_NAMES))
         obj_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, OBJECT_BODY)
@@ -79,7 +79,7 @@ class SceneIndex:
                    root_qvel=int(m.jnt_dofadr[root]), obj_body=obj_body, obj_qpos=int(m.jnt_qposadr[obj]),
                    obj_qvel=int(m.jnt_dofadr[obj]), body_to_humanoid=b2h,
                    geom_is_object=np.asarray(m.geom_bodyid == obj_body),
-                   floor_geom=mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, builder.GROUND_GEOM))
+                   floor_geom=mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, humanoid_spec.GROUND_GEOM))
 
 
 def _contact_params(geom: mujoco.MjsGeom, cfg: SimConfig) -> None:
@@ -110,7 +110,7 @@ def build_scene_spec(offsets: np.ndarray | None = None, hulls: list[ConvexHull] 
     cfg = cfg or SimConfig.for_backend("mujoco")
     if cfg.physics_dt * 2 > cfg.contact_timeconst:
         raise InputError(f"contact_timeconst {cfg.contact_timeconst} s must be ≥ 2 × physics dt {cfg.physics_dt} s")
-    spec = builder.build_humanoid_spec(offsets, ground=ground, timestep=cfg.physics_dt,
+    spec = humanoid_spec.build_humanoid_spec(offsets, ground=ground, timestep=cfg.physics_dt,
                                        ground_friction=cfg.ground_friction, self_collision=cfg.self_collision)
     spec.modelname = "hoi_sim_scene"
     spec.option.iterations = int(cfg.solver_iterations)
@@ -118,7 +118,7 @@ def build_scene_spec(offsets: np.ndarray | None = None, hulls: list[ConvexHull] 
     ground_ratio = SimConfig.restitution_to_dampratio(cfg.ground_restitution)
     for geom in spec.geoms:
         _contact_params(geom, cfg)
-        if geom.name == builder.GROUND_GEOM:
+        if geom.name == humanoid_spec.GROUND_GEOM:
             geom.solref = [cfg.contact_timeconst, ground_ratio]
             geom.priority = 1
 
@@ -145,9 +145,9 @@ def build_scene_spec(offsets: np.ndarray | None = None, hulls: list[ConvexHull] 
         geom.friction = [cfg.object_friction, TORSIONAL_FRICTION, ROLLING_FRICTION]
         geom.solref = [cfg.contact_timeconst, obj_ratio]
         geom.priority = 1
-        geom.condim = builder.GEOM_CONDIM
-        geom.contype = builder.OBJECT_CONTYPE
-        geom.conaffinity = builder.OBJECT_CONAFFINITY
+        geom.condim = humanoid_spec.GEOM_CONDIM
+        geom.contype = humanoid_spec.OBJECT_CONTYPE
+        geom.conaffinity = humanoid_spec.OBJECT_CONAFFINITY
         geom.rgba = [0.4, 0.55, 0.8, 1.0]
         _contact_params(geom, cfg)
     return spec, mass

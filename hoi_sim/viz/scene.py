@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from hoi_sim.humanoid.builder import ROOT_JOINT, build_humanoid_spec
+from hoi_sim.sim.humanoid_spec import ROOT_JOINT, build_humanoid_spec
 from hoi_sim.skeleton import NUM_DOFS
 
 SIM_RGBA = (0.90, 0.50, 0.20, 1.0)

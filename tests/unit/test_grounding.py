@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from hoi_sim.humanoid.builder import standing_root_height
 from hoi_sim.humanoid.kinematics import forward_kinematics
 from hoi_sim.motions.grounding import (
     GroundingConfig,
@@ -21,6 +20,7 @@ from hoi_sim.motions.grounding import (
 from hoi_sim.motions.schema import HOIMotion, make_motion
 from hoi_sim.motions.synthetic import synthetic_motion
 from hoi_sim.motions.validate import validate_motion
+from hoi_sim.sim.humanoid_spec import standing_root_height
 from hoi_sim.skeleton import NUM_BODIES, NUM_DOFS, neutral_offsets
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -1,4 +1,4 @@
-"""Collision-geom tables (``hoi_sim.humanoid.geoms``): the builder's bone scaling, MuJoCo's compiled geoms, and the
+"""Collision-geom tables (``hoi_sim.humanoid.geoms``): ``scaled_geoms``' bone scaling, MuJoCo's compiled geoms, and the
 closed-form nearest point on spheres, capsules and boxes."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from hoi_sim import rotations as rot
-from hoi_sim.humanoid import builder
 from hoi_sim.humanoid import geoms as hg
 from hoi_sim.humanoid.kinematics import forward_kinematics
+from hoi_sim.sim import humanoid_spec
 from hoi_sim.skeleton import BODY_INDEX, NUM_BODIES, NUM_DOFS, neutral_offsets
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -38,7 +38,7 @@ def posed(offsets: np.ndarray, n: int = 3, seed: int = 0) -> tuple[torch.Tensor,
 
 def test_geom_table_follows_the_builders_bone_scaling() -> None:
     for offsets in (None, subject_offsets(0), subject_offsets(1)):
-        want = hg.table_from_specs(builder.scaled_geoms(offsets))
+        want = hg.table_from_specs(hg.scaled_geoms(offsets))
         got = hg.geom_table(None if offsets is None else torch.as_tensor(offsets)).numpy()
         np.testing.assert_allclose(got, want, atol=1e-6)
     batch = hg.geom_table(torch.as_tensor(np.stack([subject_offsets(0), subject_offsets(1)]), dtype=torch.float32))
@@ -49,7 +49,7 @@ def test_geom_table_matches_mujocos_posed_geoms() -> None:
     """World centre, axis and box frame of every geom agree with MuJoCo's compiled humanoid in a random pose."""
     offsets = subject_offsets(2)
     root_pos, root_quat, dof, bp, bq = posed(offsets, n=1, seed=2)
-    model = builder.humanoid_model(offsets, ground=False)
+    model = humanoid_spec.humanoid_model(offsets, ground=False)
     data = mujoco.MjData(model)
     data.qpos[:] = np.concatenate([root_pos[0].numpy(), root_quat[0].numpy(), dof[0].numpy()])
     mujoco.mj_kinematics(model, data)

@@ -1,4 +1,5 @@
-"""The MjSpec humanoid builder: structure, gains, mass, standing, subject skeletons, SMPL-X betas (synthetic file)."""
+"""The MjSpec humanoid (``hoi_sim.sim.humanoid_spec``): structure, gains, mass, standing, subject skeletons,
+SMPL-X betas (synthetic file)."""
 
 import re
 
@@ -9,8 +10,8 @@ import pytest
 from hoi_sim import keypoints as kp
 from hoi_sim import skeleton as sk
 from hoi_sim.errors import InputError
-from hoi_sim.humanoid import builder
 from hoi_sim.humanoid import smplx_shape as shape
+from hoi_sim.sim import humanoid_spec
 from hoi_sim.testing.smplx_fixture import write_smplx_fixture
 
 INTERMIMIC_MASS_KG = 74.1  # research notes §2: volume × density of omomo.xml's geoms
@@ -24,7 +25,7 @@ GAINS = [  # (body-name pattern, kp, kd): InterMimic's Isaac Gym PD table
 
 @pytest.fixture(scope="module")
 def neutral_model() -> mujoco.MjModel:
-    return builder.humanoid_model()
+    return humanoid_spec.humanoid_model()
 
 
 def _subject_offsets(seed: int = 7, amp: float = 0.06) -> np.ndarray:
@@ -49,7 +50,7 @@ def test_neutral_structure(neutral_model):
     assert (m.nbody, m.nq, m.nv, m.nu) == (53, 160, 159, 153)
     assert tuple(_names(m, mujoco.mjtObj.mjOBJ_BODY, m.nbody)[1:]) == sk.BODY_NAMES
     joints = _names(m, mujoco.mjtObj.mjOBJ_JOINT, m.njnt)
-    assert joints[0] == builder.ROOT_JOINT and m.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE
+    assert joints[0] == humanoid_spec.ROOT_JOINT and m.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE
     assert tuple(joints[1:]) == sk.DOF_NAMES
     assert tuple(_names(m, mujoco.mjtObj.mjOBJ_ACTUATOR, m.nu)) == sk.DOF_NAMES
     np.testing.assert_array_equal(m.actuator_trnid[:, 0], np.arange(1, 154))  # actuator i drives hinge i
@@ -58,7 +59,7 @@ def test_neutral_structure(neutral_model):
     np.testing.assert_array_equal(m.jnt_axis[1:], axes)
     assert m.opt.integrator == mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     assert m.opt.timestep == pytest.approx(1 / 240)
-    assert builder.humanoid_model(ground=False, timestep=0.002).opt.timestep == pytest.approx(0.002)
+    assert humanoid_spec.humanoid_model(ground=False, timestep=0.002).opt.timestep == pytest.approx(0.002)
 
 
 def test_gains_ranges_and_no_springs(neutral_model):
@@ -95,20 +96,20 @@ def test_mass_matches_intermimic_mjcf(neutral_model, reference_dir):
 
 
 def test_collision_bits():
-    assert builder.HUMANOID_CONTYPE & builder.HUMANOID_CONAFFINITY == 0  # no self-collision
-    for ct, ca in ((builder.GROUND_CONTYPE, builder.GROUND_CONAFFINITY),
-                   (builder.OBJECT_CONTYPE, builder.OBJECT_CONAFFINITY)):
-        assert builder.HUMANOID_CONTYPE & ca and ct & builder.HUMANOID_CONAFFINITY
+    assert humanoid_spec.HUMANOID_CONTYPE & humanoid_spec.HUMANOID_CONAFFINITY == 0  # no self-collision
+    for ct, ca in ((humanoid_spec.GROUND_CONTYPE, humanoid_spec.GROUND_CONAFFINITY),
+                   (humanoid_spec.OBJECT_CONTYPE, humanoid_spec.OBJECT_CONAFFINITY)):
+        assert humanoid_spec.HUMANOID_CONTYPE & ca and ct & humanoid_spec.HUMANOID_CONAFFINITY
 
     def contacts(self_collision: bool, crossed: bool) -> set[tuple[str, str]]:
-        spec = builder.build_humanoid_spec(self_collision=self_collision)
+        spec = humanoid_spec.build_humanoid_spec(self_collision=self_collision)
         box = spec.worldbody.add_body(name="box", pos=[0.0, 0.0, 0.3])
         box.add_freejoint()
         box.add_geom(name="box", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.1, 0.1, 0.32],
-                     contype=builder.OBJECT_CONTYPE, conaffinity=builder.OBJECT_CONAFFINITY)
+                     contype=humanoid_spec.OBJECT_CONTYPE, conaffinity=humanoid_spec.OBJECT_CONAFFINITY)
         m = spec.compile()
         d = mujoco.MjData(m)
-        d.qpos[2] = builder.HUMANOID_ROOT_HEIGHT + 0.0005  # feet within the margin of the floor
+        d.qpos[2] = humanoid_spec.HUMANOID_ROOT_HEIGHT + 0.0005  # feet within the margin of the floor
         d.qpos[3] = 1.0
         if crossed:  # thighs and shins overlap (the feet leave the floor)
             d.qpos[7 + sk.DOF_NAMES.index("L_Hip_x")] = -0.6
@@ -128,12 +129,12 @@ def test_collision_bits():
 
 
 def test_root_height_constant():
-    assert builder.standing_root_height() == pytest.approx(builder.HUMANOID_ROOT_HEIGHT, abs=1e-6)
+    assert humanoid_spec.standing_root_height() == pytest.approx(humanoid_spec.HUMANOID_ROOT_HEIGHT, abs=1e-6)
 
 
 def test_stands_under_pd(neutral_model):
     m, d = neutral_model, mujoco.MjData(neutral_model)
-    z0 = builder.HUMANOID_ROOT_HEIGHT + 0.002
+    z0 = humanoid_spec.HUMANOID_ROOT_HEIGHT + 0.002
     d.qpos[2], d.qpos[3] = z0, 1.0
     zs = []
     for _ in range(int(round(5.0 / m.opt.timestep))):
@@ -146,7 +147,7 @@ def test_stands_under_pd(neutral_model):
 
 def test_subject_skeleton_bodies_and_geoms():
     offs = _subject_offsets()
-    m = builder.humanoid_model(offs, ground=False)
+    m = humanoid_spec.humanoid_model(offs, ground=False)
     d = mujoco.MjData(m)
     d.qpos[3] = 1.0
     mujoco.mj_kinematics(m, d)
@@ -160,25 +161,25 @@ def test_subject_skeleton_bodies_and_geoms():
     # the foot box stays centred on the ankle-toe bone; radii and box sizes are kept
     ankle, toe = sk.BODY_INDEX["L_Ankle"], sk.BODY_INDEX["L_Toe"]
     np.testing.assert_allclose(d.geom_xpos[ankle] - d.xpos[ankle + 1], 0.5 * offs[toe], atol=1e-3)
-    neutral_m = builder.humanoid_model(ground=False)
+    neutral_m = humanoid_spec.humanoid_model(ground=False)
     np.testing.assert_allclose(m.geom_size[:, 0], neutral_m.geom_size[:, 0])
     assert m.body_subtreemass[1] == pytest.approx(INTERMIMIC_MASS_KG, rel=0.1)
 
     # geom_scale="none": geoms exactly as in the neutral model, bodies still moved
-    kept = builder.humanoid_model(offs, ground=False, geom_scale="none")
+    kept = humanoid_spec.humanoid_model(offs, ground=False, geom_scale="none")
     np.testing.assert_allclose(kept.geom_size, neutral_m.geom_size)
     np.testing.assert_allclose(kept.geom_pos, neutral_m.geom_pos)
     np.testing.assert_allclose(kept.body_pos, m.body_pos)
-    h = builder.standing_root_height(offs)
-    assert abs(h - builder.HUMANOID_ROOT_HEIGHT) < 0.25
+    h = humanoid_spec.standing_root_height(offs)
+    assert abs(h - humanoid_spec.HUMANOID_ROOT_HEIGHT) < 0.25
 
 
 def test_subject_stands():
     """A plausible subject (5 % taller, bones jittered by up to 5 mm) stands like the neutral one."""
     offs = 1.05 * _subject_offsets(seed=11, amp=0.005)
-    m = builder.humanoid_model(offs)
+    m = humanoid_spec.humanoid_model(offs)
     d = mujoco.MjData(m)
-    z0 = builder.standing_root_height(offs) + 0.002
+    z0 = humanoid_spec.standing_root_height(offs) + 0.002
     d.qpos[2], d.qpos[3] = z0, 1.0
     for _ in range(480):
         mujoco.mj_step(m, d)
@@ -187,14 +188,14 @@ def test_subject_stands():
 
 def test_bad_input():
     with pytest.raises(InputError, match="shape"):
-        builder.build_humanoid_spec(np.zeros((51, 3)))
+        humanoid_spec.build_humanoid_spec(np.zeros((51, 3)))
     with pytest.raises(InputError, match="NaN"):
-        builder.build_humanoid_spec(np.full((52, 3), np.nan))
+        humanoid_spec.build_humanoid_spec(np.full((52, 3), np.nan))
     with pytest.raises(InputError, match="geom_scale"):
-        builder.build_humanoid_spec(geom_scale="stretch")
+        humanoid_spec.build_humanoid_spec(geom_scale="stretch")
     with pytest.raises(InputError, match="friction"):
-        builder.build_humanoid_spec(ground_friction=(1.0, 0.1))
-    m = builder.humanoid_model(ground_friction=0.7)
+        humanoid_spec.build_humanoid_spec(ground_friction=(1.0, 0.1))
+    m = humanoid_spec.humanoid_model(ground_friction=0.7)
     assert m.geom_friction[0, 0] == pytest.approx(0.7)
 
 
@@ -226,9 +227,9 @@ def test_betas_offsets(smplx_dir, monkeypatch):
     assert np.abs(other - zero).max() > 0.005
 
     monkeypatch.setenv(shape.SMPLX_MODEL_ENV, str(smplx_dir))
-    spec = shape.humanoid_spec_from_betas([1.0, -0.5], ground=False)
+    spec = humanoid_spec.humanoid_spec_from_betas([1.0, -0.5], ground=False)
     m = spec.compile()
-    assert m.nu == 153 and m.body_subtreemass[1] > builder.humanoid_model(ground=False).body_subtreemass[1]
+    assert m.nu == 153 and m.body_subtreemass[1] > humanoid_spec.humanoid_model(ground=False).body_subtreemass[1]
     # the fixture's own folder and the file itself work as model paths too
     np.testing.assert_allclose(shape.offsets_from_smplx(smplx_dir / "smplx", [0.0]), zero)
     with pytest.raises(InputError, match="shape coefficients"):

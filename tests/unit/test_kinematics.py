@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from hoi_sim import skeleton as sk
-from hoi_sim.humanoid import builder
 from hoi_sim.humanoid.kinematics import dofs_from_global, forward_kinematics
+from hoi_sim.sim import humanoid_spec
 
 N_POSES = 1000
 
@@ -53,7 +53,7 @@ def _subject_offsets(seed: int = 3) -> np.ndarray:
 @pytest.mark.parametrize("skeleton", ["neutral", "subject"])
 def test_torch_fk_matches_mujoco(skeleton):
     offsets = None if skeleton == "neutral" else _subject_offsets()
-    model = builder.humanoid_model(offsets, ground=False)
+    model = humanoid_spec.humanoid_model(offsets, ground=False)
     rng = np.random.default_rng(0)
     root_pos, root_quat, dof = _random_poses(rng, N_POSES)
     mj_pos, mj_quat = _mujoco_fk(model, root_pos, root_quat, dof)
@@ -68,7 +68,7 @@ def test_torch_fk_matches_mujoco(skeleton):
 
 def test_dofs_from_global_inverts_mujoco_rotations():
     """Exact hinge decomposition of MuJoCo's body rotations (middle angle within ±π/2, where it is unique)."""
-    model = builder.humanoid_model(ground=False)
+    model = humanoid_spec.humanoid_model(ground=False)
     rng = np.random.default_rng(1)
     root_pos, root_quat, dof = _random_poses(rng, 200)
     dof[:, 1::3] = rng.uniform(-1.5, 1.5, (200, sk.NUM_BODIES - 1))

@@ -94,13 +94,13 @@ CONTACT_BODIES = ("L_Elbow", "R_Wrist", "Head", "R_Knee", "L_Index3")
 def contact_clip(push: float = 0.0, frames_per_edge: int = 6, seed: int = 0):
     """A synthetic ``HOIMotion`` built in contact: a subject skeleton (bones scaled 0.85–1.15) in random poses and one
     interaction-graph edge per body of ``CONTACT_BODIES``, active on its own block of frames, whose object point
-    lies on that body's collision geom (from ``builder.scaled_geoms``: capsule side, box face, sphere) — pushed
+    lies on that body's collision geom (from ``humanoid.geoms.scaled_geoms``: capsule side, box face, sphere) — pushed
     ``push`` m out along the surface normal. On an edge's frames the object is rigidly attached to its body."""
     import torch
 
     from hoi_sim import rotations as rot
     from hoi_sim.envs.toy import box_mesh
-    from hoi_sim.humanoid.builder import scaled_geoms
+    from hoi_sim.humanoid.geoms import scaled_geoms
     from hoi_sim.humanoid.kinematics import forward_kinematics
     from hoi_sim.motions.schema import make_motion
     from hoi_sim.skeleton import BODY_INDEX, NUM_BODIES, NUM_DOFS, neutral_offsets

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from hoi_sim.humanoid.builder import standing_root_height
 from hoi_sim.humanoid.kinematics import forward_kinematics
 from hoi_sim.motions.grounding import _quat_to_matrix
 from hoi_sim.motions.penetration import report_of, resolve_penetration
@@ -14,6 +13,7 @@ from hoi_sim.motions.penetration_geometry import PenetrationConfig, hand_spheres
 from hoi_sim.motions.schema import HOIMotion, make_motion
 from hoi_sim.motions.validate import validate_motion
 from hoi_sim.objects.hulls import box_hull
+from hoi_sim.sim.humanoid_spec import standing_root_height
 from hoi_sim.skeleton import BODY_INDEX, HANDS, NUM_BODIES, NUM_DOFS, body_ids, neutral_offsets
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -72,9 +72,9 @@ def _posed_subject(n: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
 
 
 def test_surface_point_of_a_reference_in_contact_is_at_zero_distance() -> None:
-    """Object points placed on the collision geoms of a posed subject (built from the builder's scaled geoms) are
+    """Object points placed on the collision geoms of a posed subject (built from ``humanoid.geoms.scaled_geoms``) are
     at < 1 mm from the surface point; pushed out along the normal by 2 cm they are at 2 cm; inside they are at 0."""
-    from hoi_sim.humanoid.builder import scaled_geoms
+    from hoi_sim.humanoid.geoms import scaled_geoms
     from hoi_sim.skeleton import BODY_INDEX
 
     offsets, bp, bq = _posed_subject()
