@@ -61,7 +61,7 @@ def default_clip() -> Path | None:
 def build_env(preset: str, reward: str, num_envs: int, clip: str | None, tmp: str) -> Any:
     """``HOIEnv`` as ``hoi-sim train train=<preset>`` builds it, on ``clip`` (default :func:`default_clip`, else
     the toy clip)."""
-    from hoi_sim.commands.eval import compose
+    from hoi_sim.commands.hydra_config import compose
     from hoi_sim.envs.factory import make_env
     from hoi_sim.train.job import build_library, clips_of, env_config, job_from_config
 

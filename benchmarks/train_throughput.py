@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from hoi_sim.commands.eval import compose
+from hoi_sim.commands.hydra_config import compose
 from hoi_sim.envs.factory import make_env
 from hoi_sim.io_utils import dumps_json
 from hoi_sim.train.job import build_library, clips_of, env_config, job_from_config

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hoi_sim.commands.train import CFG_DIR, normalize_overrides, plain_config
+from hoi_sim.commands.hydra_config import compose
 from hoi_sim.errors import HoiSimError, InputError
 
 
@@ -28,21 +28,6 @@ def split_checkpoints(overrides: list[str]) -> tuple[list[str], list[str]]:
         else:
             rest.append(o)
     return ckpts, rest
-
-
-def compose(overrides: list[str]) -> dict:
-    """The composed, resolved config (Hydra compose API) as plain data."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    try:
-        with initialize_config_dir(config_dir=str(CFG_DIR), version_base="1.3"):
-            cfg = hydra_compose("config", overrides=normalize_overrides(overrides))
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise InputError(f"invalid overrides: {str(exc).splitlines()[0]}") from None
-    return plain_config(cfg)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

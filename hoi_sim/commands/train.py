@@ -12,59 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
+from hoi_sim.commands.hydra_config import CFG_DIR, compose, normalize_overrides, plain_config
 from hoi_sim.errors import HoiSimError
 
-CFG_DIR = Path(__file__).resolve().parents[1] / "cfg"
-
-
-def _register_resolvers() -> None:
-    """``${hoi_label:X}``: X, or ``all`` when X is null/empty (multirun folder names)."""
-    from omegaconf import OmegaConf
-
-    if not OmegaConf.has_resolver("hoi_label"):
-        OmegaConf.register_new_resolver("hoi_label", lambda x: str(x) if x not in (None, "") else "all")
-
-
-_register_resolvers()
-_PATH_KEYS = {"motions": "motions.path"}
 _STATE: dict[str, list] = {"failures": [], "results": []}
-
-
-def _quote(value: str) -> str:
-    """A Hydra-grammar quoted string (paths may hold characters the override grammar reserves)."""
-    if "'" in value:
-        if '"' in value:
-            raise HoiSimError(f"cannot pass a value holding both quote characters: {value}")
-        return f'"{value}"'
-    return f"'{value}'"
-
-
-def normalize_overrides(overrides: list[str]) -> list[str]:
-    """``motions=PATH`` → ``motions.path='PATH'`` unless PATH names a file of the ``motions`` config group."""
-    out = []
-    for o in overrides:
-        key, sep, value = o.partition("=")
-        if sep and key in _PATH_KEYS and not (CFG_DIR / key / f"{value}.yaml").is_file():
-            out.append(f"{_PATH_KEYS[key]}={_quote(value)}")
-        elif sep and key == "motions.path" and value and value[0] not in "'\"":
-            out.append(f"motions.path={_quote(value)}")
-        else:
-            out.append(o)
-    return out
-
-
-def plain_config(cfg: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A resolved Hydra config as plain data, without the keys in ``drop``."""
-    from omegaconf import OmegaConf
-
-    data = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(data, dict)
-    for k in drop:
-        data.pop(k, None)
-    return data
 
 
 def _task(cfg: Any) -> None:
@@ -99,7 +52,6 @@ def run_hydra(overrides: list[str], multirun: bool = False, cfg_only: str | None
     import hydra
 
     if not multirun and not cfg_only:  # one-line errors before Hydra writes anything (its own message is a page)
-        from hoi_sim.commands.eval import compose
         from hoi_sim.train.job import job_from_config
         from hoi_sim.train.runner import preflight
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hoi_sim.commands.eval import compose, split_checkpoints
-from hoi_sim.commands.train import normalize_overrides
+from hoi_sim.commands.eval import split_checkpoints
+from hoi_sim.commands.hydra_config import compose, normalize_overrides
 from hoi_sim.errors import InputError
 from hoi_sim.motions.manifest import list_clips, resolve_motions, subsets
 from hoi_sim.train.config import PPOConfig, minibatch_for, rlgames_params

@@ -132,7 +132,7 @@ TRAIN_FAST = ["env=test", "train=cpu_small", "num_envs=2", "train.units=[8]", "t
 
 
 def run_config(clip: Path, out: Path) -> dict:
-    from hoi_sim.commands.eval import compose
+    from hoi_sim.commands.hydra_config import compose
 
     cfg = compose([f"motions={clip}", *TRAIN_FAST])
     cfg["out"] = str(out)

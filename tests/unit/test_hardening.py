@@ -201,7 +201,7 @@ def test_resumed_training_rolls_progress_back_under_the_lock(tmp_path, monkeypat
 
     import torch
 
-    from hoi_sim.commands.eval import compose
+    from hoi_sim.commands.hydra_config import compose
     from hoi_sim.train import runner
     from hoi_sim.train.job import job_from_config
     from hoi_sim.train.run_folder import ensure_unlocked
@@ -238,7 +238,7 @@ def test_resumed_training_rolls_progress_back_under_the_lock(tmp_path, monkeypat
 def test_numeric_settings_have_ranges() -> None:
     import pytest
 
-    from hoi_sim.commands.eval import compose
+    from hoi_sim.commands.hydra_config import compose
     from hoi_sim.config_mapping import from_mapping
     from hoi_sim.errors import InputError
     from hoi_sim.eval.evaluate import EvalConfig
