@@ -24,6 +24,7 @@ def _task(cfg: Any) -> None:
     """The Hydra task: one training run in ``hydra.runtime.output_dir``."""
     from hydra.core.hydra_config import HydraConfig
 
+    from hoi_sim.eval.periodic import PeriodicEval
     from hoi_sim.train.job import job_from_config
     from hoi_sim.train.runner import train
 
@@ -31,7 +32,7 @@ def _task(cfg: Any) -> None:
     plain = plain_config(cfg, drop=("eval", "checkpoint"))
     plain["out"] = str(run_dir)
     try:
-        result = train(job_from_config(plain), run_dir)
+        result = train(job_from_config(plain), run_dir, make_evaluator=PeriodicEval)
     except Exception as exc:  # noqa: BLE001 - one line per failed job (Hydra would print a trimmed traceback)
         from hoi_sim.errors import debug_enabled, one_line
 

@@ -12,13 +12,15 @@ Run folder layout: ``nn/config.yaml`` (the resolved config), ``nn/last.pth`` + `
 rl-games checkpoints: model with its input normaliser, optimizer, epoch, frame), ``nn/ep_0.pth`` (the untrained
 policy), ``summaries/`` (TensorBoard), ``progress.csv`` (one row per epoch, see
 :class:`~hoi_sim.train.agent.ProgressObserver`; with ``train.eval_every`` > 0 also the metrics of a deterministic
-rollout of every training clip, :class:`~hoi_sim.train.periodic_eval.PeriodicEval`).
+rollout of every training clip by the ``make_evaluator`` given to :func:`train`; ``hoi-sim train`` passes
+:class:`~hoi_sim.eval.periodic.PeriodicEval`, since training sits below evaluation and does not import it).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,6 @@ from hoi_sim.train.agent import LAST, HoiA2CAgent, ProgressObserver, register_ne
 from hoi_sim.train.checkpoint import load_checkpoint, resume_checkpoint
 from hoi_sim.train.config import ALGO_NAME, resolve_device, rlgames_params
 from hoi_sim.train.job import CONFIG_NAME, TrainJob, build_library, check_one_body, clips_of, env_config, write_reward
-from hoi_sim.train.periodic_eval import PeriodicEval
 from hoi_sim.train.run_folder import check_out_dir, ensure_unlocked, run_lock, truncate_progress
 from hoi_sim.train.vecenv import register_env
 
@@ -49,6 +50,9 @@ class TrainResult:
 
 
 _counter = itertools.count()
+MakeEvaluator = Callable[..., Any]
+"""``make_evaluator(job, library, reward_path=...)`` -> an evaluator for ``train.eval_every``: called as
+``evaluator(model) -> {column: value}`` (:data:`~hoi_sim.train.agent.EVAL_COLUMNS`) and closed with ``close()``."""
 
 
 def seed_everything(seed: int) -> None:
@@ -93,8 +97,10 @@ def preflight(job: TrainJob, run_dir: str | os.PathLike | None = None) -> Path:
     return run
 
 
-def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResult:
-    """Train one policy for ``job``; returns where it went. ``run_dir`` defaults to ``job.out``.
+def train(job: TrainJob, run_dir: str | os.PathLike | None = None, *,
+          make_evaluator: MakeEvaluator | None = None) -> TrainResult:
+    """Train one policy for ``job``; returns where it went. ``run_dir`` defaults to ``job.out``; ``make_evaluator``
+    gives the ``train.eval_every`` evaluation (none without it).
 
     The run folder is locked for the whole training (a second training into it is refused); a resumed run's
     ``progress.csv`` is cut back to the restored epoch first, so each epoch appears once."""
@@ -105,10 +111,11 @@ def train(job: TrainJob, run_dir: str | os.PathLike | None = None) -> TrainResul
         clips = clips_of(job)
         check_clips(clips, job.motions.objects_dir)
         truncate_progress(run, int(resumed["epoch"]) if resumed else 0)
-        return _train(job, run, clips, ckpt, resumed)
+        return _train(job, run, clips, ckpt, resumed, make_evaluator)
 
 
-def _train(job: TrainJob, run: Path, clips: list, ckpt: Path | None, resumed: dict[str, Any] | None) -> TrainResult:
+def _train(job: TrainJob, run: Path, clips: list, ckpt: Path | None, resumed: dict[str, Any] | None,
+           make_evaluator: MakeEvaluator | None = None) -> TrainResult:
     from rl_games.torch_runner import Runner
 
     from hoi_sim.envs.factory import make_env
@@ -126,7 +133,8 @@ def _train(job: TrainJob, run: Path, clips: list, ckpt: Path | None, resumed: di
     register_networks()
     params = rlgames_params(job.ppo, env_name=name, num_envs=env.num_envs, seed=job.seed, run_dir=run,
                             device=device)
-    evaluator = PeriodicEval(job, library, reward_path=reward_path) if job.ppo.eval_every > 0 else None
+    evaluator = (make_evaluator(job, library, reward_path=reward_path)
+                 if make_evaluator is not None and job.ppo.eval_every > 0 else None)
     observer = ProgressObserver(run, max_epochs=job.ppo.max_epochs, save_every=job.ppo.save_every,
                                 keep=job.ppo.keep_checkpoints, progress_every=job.ppo.progress_every,
                                 eval_every=job.ppo.eval_every, evaluator=evaluator,

@@ -30,9 +30,9 @@ def clips(tmp_path_factory) -> Path:
 
 def test_periodic_eval_on_running_model(clips: Path, tmp_path: Path) -> None:
     from hoi_sim.commands.hydra_config import compose
+    from hoi_sim.eval.periodic import PeriodicEval
     from hoi_sim.eval.policy import build_model
     from hoi_sim.train.job import build_library, clips_of, job_from_config
-    from hoi_sim.train.periodic_eval import PeriodicEval
 
     cfg = compose([f"motions={clips}", *TINY, f"out={tmp_path / 'run'}"])
     cfg.pop("eval")

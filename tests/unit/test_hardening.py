@@ -213,7 +213,7 @@ def test_resumed_training_rolls_progress_back_under_the_lock(tmp_path, monkeypat
     torch.save({"model": {"w": torch.zeros(2)}, "optimizer": {}, "epoch": 4, "frame": 32}, run / "nn" / "last.pth")
     seen = {}
 
-    def fake_train(job, run_, clips, ckpt, resumed):
+    def fake_train(job, run_, clips, ckpt, resumed, make_evaluator=None):
         seen.update(epoch=resumed["epoch"], ckpt=ckpt,
                     epochs=[int(r["epoch"]) for r in csv.DictReader((run_ / "progress.csv").open())])
         try:

@@ -1,6 +1,8 @@
 """Deterministic evaluation during training: every ``PPOConfig.eval_every`` epochs the running policy plays every
 training clip from frame 0 (``hoi_sim.eval.rollout``: env i plays clip i, frozen once it ends) and the
 :class:`~hoi_sim.train.agent.ProgressObserver` logs ``eval_mpjpe_mm``, ``eval_clip_frac`` and ``eval_success``.
+``hoi-sim train`` hands :class:`PeriodicEval` to ``hoi_sim.train.runner.train`` as its ``make_evaluator`` (training
+sits below evaluation and does not import it).
 
 The eval env is a separate :class:`~hoi_sim.eval.rollout.ClipEnv` built from the job's own env config
 (:func:`hoi_sim.train.job.env_config` with ``state_init="start"``, one env per clip) on the training library, built
