@@ -13,6 +13,10 @@ Two modes (``ActionCfg.mode``), per controlled DOF d with action a_d ∈ [−1, 
 
 ``ActionCfg.fingers``: ``policy`` (the policy drives all 153 DOFs: the paper and InterMimic) or ``reference`` (the
 90 finger DOFs — 30 finger bodies × 3 — follow q̂(t+1) under PD and leave the action space: 153 → 63 actions).
+
+``ActionCfg.feedforward``: ``none``, or ``gravity``: q̂(t+1) is raised by the PD-target offset that holds the
+reference frame still on its stance feet (``hoi_sim.envs.feedforward``), wherever q̂ enters a target (residual mode,
+reference fingers). It needs one of those two.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from hoi_sim.skeleton import BODY_NAMES, DOF_NAMES
 KNEE_Z_DOFS = ("L_Knee_z", "R_Knee_z")
 ACTION_MODES = ("absolute", "residual")
 FINGER_MODES = ("policy", "reference")
+FEEDFORWARD_MODES = ("none", "gravity")
 _FINGER_WORDS = ("Index", "Middle", "Pinky", "Ring", "Thumb")
 FINGER_DOFS: tuple[int, ...] = tuple(i for i, n in enumerate(DOF_NAMES) if n.split("_")[1][:-1] in _FINGER_WORDS)
 """The 90 finger DOF indices (bodies ``{L,R}_{Index,Middle,Pinky,Ring,Thumb}{1,2,3}``), ascending."""
@@ -44,6 +49,7 @@ class ActionCfg:
         knee_scale: ``absolute`` mode: PD-target scale of ``L_Knee_z``/``R_Knee_z`` (InterMimic's DOFs 5 and 17;
             ``None`` keeps π).
         clip: actions are clipped to [−clip, clip] first.
+        feedforward: ``none`` or ``gravity`` (module docstring).
     """
 
     mode: str = "absolute"
@@ -51,6 +57,7 @@ class ActionCfg:
     fingers: str = "policy"
     knee_scale: float | None = 5.0
     clip: float = 1.0
+    feedforward: str = "none"
 
     def __post_init__(self) -> None:
         if self.mode not in ACTION_MODES:
@@ -59,6 +66,11 @@ class ActionCfg:
             raise InputError(f"env.action.fingers must be one of {FINGER_MODES}, got {self.fingers!r}")
         if not self.residual_scale > 0 or not self.clip > 0:
             raise InputError("env.action.residual_scale and env.action.clip must be > 0")
+        if self.feedforward not in FEEDFORWARD_MODES:
+            raise InputError(f"env.action.feedforward must be one of {FEEDFORWARD_MODES}, got {self.feedforward!r}")
+        if self.feedforward != "none" and self.mode == "absolute" and self.fingers == "policy":
+            raise InputError("env.action.feedforward needs mode residual or fingers reference: in absolute mode the "
+                             "policy sets every PD target")
 
 
 def action_offset_scale(dof_limits: torch.Tensor, knee_scale: float | None = 5.0,

@@ -66,6 +66,8 @@ class HOIEnv:
         self.num_envs = backend.num_envs
         self.action_map = ActionMap(cfg.action, backend.dof_limits.to(self.device))
         self.num_actions = self.action_map.num_actions
+        self.feedforward = self._feedforward_table()
+        """[total frames, 153] PD-target offsets (rad) added to the reference (``env.action.feedforward``), or None."""
         self.num_obs = BLOCK_SIZE * len(cfg.obs_horizons)
         self.control_dt = float(backend.control_dt)
         self.reward_set = RewardSet(load_reward_set(cfg.reward))
@@ -86,6 +88,31 @@ class HOIEnv:
         self._hands = (torch.tensor(sk.body_ids(sk.LEFT_HAND), device=dev),
                        torch.tensor(sk.body_ids(sk.RIGHT_HAND), device=dev))
         self._state: SimState | None = None
+
+    def _feedforward_table(self) -> torch.Tensor | None:
+        if self.cfg.action.feedforward == "none":
+            return None
+        model, index = getattr(self.backend, "model", None), getattr(self.backend, "index", None)
+        if model is None or index is None:
+            raise InputError(f"env.action.feedforward={self.cfg.action.feedforward} needs a MuJoCo scene "
+                             f"(sim=mujoco or mjwarp), not backend {self.cfg.backend!r}")
+        from hoi_sim.envs.feedforward import gravity_offsets  # MuJoCo only where it is asked for
+
+        d = self.lib.data
+        ff = gravity_offsets(model, index, d["root_pos"].cpu().double().numpy(),
+                             d["root_quat"].cpu().double().numpy(), d["dof_pos"].cpu().double().numpy())
+        return torch.as_tensor(ff, dtype=torch.float32, device=self.device)
+
+    def _ref_targets(self) -> torch.Tensor | None:
+        """[N, 153] reference hinge angles at the end of the step, plus the feed-forward (rad), or None when the
+        action mode does not use them."""
+        if not self.action_map.needs_reference:
+            return None
+        t = self.ref_time(1)
+        q = self.lib.dof_pos(self.motion_ids, t)
+        if self.feedforward is not None:
+            q = q + self.lib.interp_rows(self.feedforward, self.motion_ids, t)
+        return q
 
     # ------------------------------------------------------------------ resets
     def _start_frames(self, motion_ids: torch.Tensor) -> torch.Tensor:
@@ -237,8 +264,7 @@ class HOIEnv:
         if self._state is None:
             raise RuntimeError("call reset() before step()")
         prev = self._state
-        ref_next = self.lib.dof_pos(self.motion_ids, self.ref_time(1)) if self.action_map.needs_reference else None
-        self.backend.set_pd_targets(self.action_map.targets(actions.to(self.device), ref_next))
+        self.backend.set_pd_targets(self.action_map.targets(actions.to(self.device), self._ref_targets()))
         self.backend.step()
         s = self.backend.state()
         self.progress += 1

@@ -261,6 +261,13 @@ class MotionLibrary:
         i0, i1, alpha, _ = self._frames(motion_ids.to(self.device), times.to(self.device))
         return self._interp_dofs(self.data["dof_pos"][i0], self.data["dof_pos"][i1], alpha)
 
+    def interp_rows(self, table: torch.Tensor, motion_ids: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        """[n, ...] per-frame values ``table`` [total frames, ...] (packed rows, as ``data``) of clips ``motion_ids``
+        [n] at ``times`` [n] (s), linearly interpolated between frames."""
+        i0, i1, alpha, _ = self._frames(motion_ids.to(self.device), times.to(self.device))
+        a = alpha.view((-1,) + (1,) * (table.dim() - 1)).to(table.dtype)
+        return table[i0] + a * (table[i1] - table[i0])
+
     def nearest_row(self, motion_ids: torch.Tensor, times: torch.Tensor, tol: float = 1e-3) -> torch.Tensor:
         """[n] long packed row of the clip frame at ``times`` (s), or −1 where the time is more than ``tol``
         frames away from a frame (clamped to the clip)."""
