@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
     out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise InputError(f"-o {out}: is an existing file, not a folder")
     if out.exists() and any(out.iterdir()) and not args.force:
         raise InputError(f"{out}: folder exists and is not empty (use --force to overwrite)")
     base = SynthNoise()

@@ -434,6 +434,12 @@ for _kind in ("nan_root", "contact_label_5", "too_short_array"):
     PROBES.append(Probe(f"synth: clip with {_kind.replace('_', ' ')}", _synth, (f"{_kind}.npz", BAD_CLIPS[_kind][1])))
 
 
+@probe("synth: -o an existing file", "-o", "notes.txt")
+def _(sb, _stack):
+    (sb / "notes.txt").write_text("keep")
+    return ["synth", str(save(toy(), sb / "clip.npz")), "-o", str(sb / "notes.txt"), "--force"]
+
+
 @probe("synth: missing motion file", "nowhere.npz")
 def _(sb, _stack):
     return ["synth", str(sb / "nowhere.npz"), "-o", str(sb / "session")]
