@@ -18,7 +18,7 @@ import torch
 from hoi_sim.body.base import BodyModel, BodyParams
 from hoi_sim.body.mesh import cluster_decimate
 from hoi_sim.recon import post
-from hoi_sim.recon.config import SolverConfig
+from hoi_sim.recon.config import SolverConfig, Stage2Config
 from hoi_sim.recon.ik import limb_ik
 from hoi_sim.recon.losses import downsample_masks, edge_weights
 from hoi_sim.recon.render import render_size, scale_intrinsics
@@ -84,30 +84,20 @@ def _load_masks(inp: SolverInput, frames: np.ndarray) -> tuple[np.ndarray, np.nd
     return (mh, mo, ok) if ok.any() else None
 
 
-def solve(inp: SolverInput, cfg: SolverConfig | None = None, body_model: BodyModel | None = None,
-          progress: Callable[[str], None] | None = None) -> SolverResult:
-    """Run 4DHOISolver on one session. ``body_model`` defaults to the proxy body; ``progress`` gets one-line
-    messages."""
-    cfg = cfg or SolverConfig()
-    say = progress or (lambda msg: None)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+def _body_for(inp: SolverInput, body_model: BodyModel | None) -> BodyModel:
+    """The body model (default: the proxy body) using the session's keypoint vertices."""
     if body_model is None:
         from hoi_sim.body.proxy import ProxyBody
 
         body_model = ProxyBody()
     if hasattr(body_model, "with_keypoint_vertices"):
         body_model.with_keypoint_vertices(inp.keypoint_vertices)
-    inp.validate()
-    T, diag, tic = inp.num_frames, {}, time.perf_counter()
-    V = np.asarray(inp.object.vertices, np.float64)
-    with torch.no_grad():
-        params0 = BodyParams.from_numpy(inp.human_incam, torch.float32)
-        kps = body_model(params0).keypoints.double().numpy()
-    Rd, td = post.camera_to_world(body_model, inp.human_incam, inp.human_global, inp.cam_to_world, T)
+    return body_model
 
-    # ---- stage 1 ----
-    say(f"stage 1: object pose on {T} frames")
+
+def _stage1(inp: SolverInput, cfg: SolverConfig, V: np.ndarray, kps: np.ndarray, Rd: np.ndarray, td: np.ndarray,
+            diag: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Stage-1 object poses ``R1 [T,3,3]``, ``t1 [T,3]`` of every frame (a static object: one world pose)."""
     prob = build_problem(V, inp.contact_vertex, kps, inp.track_vertex, inp.track_xy, inp.K, inp.obj_R_init,
                          inp.obj_t_init)
     with torch.inference_mode():
@@ -126,16 +116,42 @@ def solve(inp: SolverInput, cfg: SolverConfig | None = None, body_model: BodyMod
     diag["stage1_rms3d_m"] = float(info.rms3d.max())
     diag["stage1_rms2d_px"] = float(info.rms2d.max())
     diag["stage1_iterations"] = info.iterations
-    diag["t_stage1_s"] = time.perf_counter() - tic
+    return R1, t1
 
-    # ---- limb IK ----
+
+def _limb_ik(inp: SolverInput, cfg: SolverConfig, body_model: BodyModel, params0: BodyParams, V: np.ndarray,
+             R1: np.ndarray, t1: np.ndarray, diag: dict[str, Any]) -> BodyParams:
+    """Limbs reaching for their stage-1 contact points."""
     active = torch.as_tensor(inp.contact_vertex >= 0)
     obj_pts = V[np.clip(inp.contact_vertex, 0, None)]  # [T,87,3]
     targets = torch.as_tensor(np.einsum("tij,tnj->tni", R1, obj_pts) + t1[:, None], dtype=torch.float32)
     ik = limb_ik(body_model, params0, targets, active, cfg.ik)
-    params1 = ik.params
     diag["ik_err_before_m"] = float(ik.err_before.max(initial=0.0))
     diag["ik_err_after_m"] = float(ik.err_after.max(initial=0.0))
+    return ik.params
+
+
+def solve(inp: SolverInput, cfg: SolverConfig | None = None, body_model: BodyModel | None = None,
+          progress: Callable[[str], None] | None = None) -> SolverResult:
+    """Run 4DHOISolver on one session. ``body_model`` defaults to the proxy body; ``progress`` gets one-line
+    messages."""
+    cfg = cfg or SolverConfig()
+    say = progress or (lambda msg: None)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    body_model = _body_for(inp, body_model)
+    inp.validate()
+    T, diag, tic = inp.num_frames, {}, time.perf_counter()
+    V = np.asarray(inp.object.vertices, np.float64)
+    with torch.no_grad():
+        params0 = BodyParams.from_numpy(inp.human_incam, torch.float32)
+        kps = body_model(params0).keypoints.double().numpy()
+    Rd, td = post.camera_to_world(body_model, inp.human_incam, inp.human_global, inp.cam_to_world, T)
+
+    say(f"stage 1: object pose on {T} frames")
+    R1, t1 = _stage1(inp, cfg, V, kps, Rd, td, diag)
+    diag["t_stage1_s"] = time.perf_counter() - tic
+    params1 = _limb_ik(inp, cfg, body_model, params0, V, R1, t1, diag)
     diag["t_ik_s"] = time.perf_counter() - tic - diag["t_stage1_s"]
 
     # ---- stage 2 ----
@@ -159,6 +175,33 @@ def solve(inp: SolverInput, cfg: SolverConfig | None = None, body_model: BodyMod
                         start_frame=inp.start_frame, diagnostics=diag)
 
 
+def _keyframe_pairs(cv: np.ndarray, V: np.ndarray
+                    ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Contact pairs of the keyframes (``cv [K,87]`` object vertex per keypoint, −1 none): the keypoint rows of each,
+    and padded to N: rows [K,N], pair mask [K,N] and object-frame points [K,N,3]."""
+    rows = [np.flatnonzero(r >= 0) for r in cv]
+    n = max(1, max(len(r) for r in rows))
+    rows_p = np.zeros((len(cv), n), np.int64)
+    pmask = np.zeros((len(cv), n), bool)
+    for i, r in enumerate(rows):
+        rows_p[i, : len(r)], pmask[i, : len(r)] = r, True
+    return rows, rows_p, pmask, V[np.take_along_axis(np.clip(cv, 0, None), rows_p, 1)]
+
+
+def _mask_targets(inp: SolverInput, kf: np.ndarray, s2: Stage2Config
+                  ) -> tuple[MaskTargets | None, tuple[int, int] | None]:
+    """The keyframes' GT masks at render resolution and that resolution (h, w); (None, None) without masks."""
+    loaded = _load_masks(inp, kf)
+    if loaded is None:
+        return None, None
+    h, w, s = render_size(inp.height, inp.width, s2.render.scale, s2.render.max_side)
+    gh, go = downsample_masks(loaded[0], h, w), downsample_masks(loaded[1], h, w)
+    f32 = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    return MaskTargets(f32(gh), f32(go), f32(edge_weights(gh, s2.render.edge_pool)),
+                       f32(edge_weights(go, s2.render.edge_pool)), torch.as_tensor(loaded[2]),
+                       scale_intrinsics(f32(inp.K), s)), (h, w)
+
+
 def _stage2(inp: SolverInput, cfg: SolverConfig, body: BodyModel, kf: np.ndarray, params1: BodyParams,
             R1: np.ndarray, t1: np.ndarray, V: np.ndarray, Rd: np.ndarray, td: np.ndarray
             ) -> tuple[np.ndarray, np.ndarray, BodyParams, dict[str, list[float]]]:
@@ -167,26 +210,10 @@ def _stage2(inp: SolverInput, cfg: SolverConfig, body: BodyModel, kf: np.ndarray
     obj_v = torch.as_tensor(V[keep], dtype=torch.float32)
     obj_f = torch.as_tensor(faces_s)
     sdf = build_sdf(V, np.asarray(inp.object.faces), s2.sdf_resolution, s2.sdf_scale)
-    cv = inp.contact_vertex[kf]
-    rows = [np.flatnonzero(r >= 0) for r in cv]
-    n = max(1, max(len(r) for r in rows))
-    rows_p = np.zeros((len(kf), n), np.int64)
-    pmask = np.zeros((len(kf), n), bool)
-    for i, r in enumerate(rows):
-        rows_p[i, : len(r)], pmask[i, : len(r)] = r, True
-    pts = V[np.take_along_axis(np.clip(cv, 0, None), rows_p, 1)]
+    rows, rows_p, pmask, pts = _keyframe_pairs(inp.contact_vertex[kf], V)
     jm = joint_mask_tree(rows, s2.chain_depth) if s2.joint_mask == "tree" else \
         joint_mask_released(inp.contact_keypoints(), len(kf))
-    masks, hw = None, None
-    loaded = _load_masks(inp, kf) if s2.weights.mask > 0 else None
-    if loaded is not None:
-        h, w, s = render_size(inp.height, inp.width, s2.render.scale, s2.render.max_side)
-        gh, go = downsample_masks(loaded[0], h, w), downsample_masks(loaded[1], h, w)
-        f32 = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
-        masks = MaskTargets(f32(gh), f32(go), f32(edge_weights(gh, s2.render.edge_pool)),
-                            f32(edge_weights(go, s2.render.edge_pool)), torch.as_tensor(loaded[2]),
-                            scale_intrinsics(f32(inp.K), s))
-        hw = (h, w)
+    masks, hw = _mask_targets(inp, kf, s2) if s2.weights.mask > 0 else (None, None)
     free = np.ones(len(kf), bool)
     R1k, t1k = R1[kf].copy(), t1[kf].copy()
     order = [np.arange(len(kf))]

@@ -124,6 +124,101 @@ def joint_mask_released(all_rows: np.ndarray, num_frames: int) -> np.ndarray:
     return np.repeat(m[None], num_frames, 0)
 
 
+_POSE_KEYS = ("body_pose", "left_hand_pose", "right_hand_pose")
+_POSE_JOINTS = {"body_pose": slice(1, 22), "left_hand_pose": slice(25, 40), "right_hand_pose": slice(40, 55)}
+"""SMPL-X joints [55] of each pose parameter."""
+
+
+@dataclass
+class _Variables:
+    """What Adam moves (float32): joint rotations, betas and the object's rotation/translation deltas ``[B,3]``;
+    ``go``/``tr``: the fixed global orient and translation; ``free [B,1]``: 1 where the object is optimised."""
+
+    pose: dict[str, torch.Tensor]
+    betas: torch.Tensor
+    d_rot: torch.Tensor
+    d_t: torch.Tensor
+    go: torch.Tensor
+    tr: torch.Tensor
+    free: torch.Tensor
+
+    @staticmethod
+    def start(batch: Stage2Batch, cfg: Stage2Config) -> _Variables:
+        p0, dt = batch.params, torch.float32
+        B = p0.batch_size
+        return _Variables(
+            pose={k: getattr(p0, k).detach().to(dt).clone().requires_grad_(True) for k in _POSE_KEYS},
+            betas=p0.betas.detach().to(dt).clone().requires_grad_(cfg.lr_betas > 0),
+            d_rot=torch.zeros(B, 3, dtype=dt, requires_grad=True), d_t=torch.zeros(B, 3, dtype=dt, requires_grad=True),
+            go=p0.global_orient.detach().to(dt), tr=p0.transl.detach().to(dt), free=batch.obj_free.to(dt)[:, None])
+
+    def optimizer(self, batch: Stage2Batch, cfg: Stage2Config) -> Adam:
+        hands = [self.pose["left_hand_pose"], self.pose["right_hand_pose"]]
+        groups = [([self.pose["body_pose"]], cfg.lr_pose), (hands, cfg.lr_hand), ([self.betas], cfg.lr_betas)]
+        if cfg.optimize_object and bool(batch.obj_free.any()):
+            groups += [([self.d_rot], cfg.lr_obj_rot), ([self.d_t], cfg.lr_obj_trans)]
+        return Adam(groups)
+
+    def params(self, detach: bool = False) -> BodyParams:
+        pose = {k: v.detach() if detach else v for k, v in self.pose.items()}
+        return BodyParams(self.go, pose["body_pose"], pose["left_hand_pose"], pose["right_hand_pose"],
+                          self.betas.detach() if detach else self.betas, self.tr)
+
+    def object_pose(self, R1: torch.Tensor, t1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``R = exp(δω·free)·R₁``, ``t = t₁ + δt·free``."""
+        return axis_angle_to_matrix(self.d_rot * self.free) @ R1, t1 + self.d_t * self.free
+
+    def mask_gradients(self, grad_masks: dict[str, torch.Tensor]) -> None:
+        """Zero the gradient of the joints that may not move (:func:`_grad_masks`)."""
+        with torch.no_grad():
+            for k, gm in grad_masks.items():
+                if self.pose[k].grad is not None:
+                    self.pose[k].grad.mul_(gm)
+
+
+def _grad_masks(joint_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per pose parameter, [B, 3·joints] 1 where the joint may move (``joint_mask [B,55]`` bool)."""
+    jm = joint_mask.to(torch.float32)
+    return {k: jm[:, joints].repeat_interleave(3, 1) for k, joints in _POSE_JOINTS.items()}
+
+
+def _mask_term(body: BodyModel, out, obj_posed: torch.Tensor, obj_faces: torch.Tensor, masks: MaskTargets,
+               render_hw: tuple[int, int], cfg: Stage2Config) -> torch.Tensor:
+    """[B] silhouette loss of the posed human and object against the keyframes' masks (``depth`` occlusion: each
+    silhouette is masked where the other lies in front)."""
+    h, wd = render_hw
+    depth = cfg.render.occlusion == "depth"
+    sil_h, z_h = render_silhouette(out.sample_vertices, body.sample_faces, masks.K, h, wd, cfg.render.sigma,
+                                   with_depth=depth)
+    sil_o, z_o = render_silhouette(obj_posed, obj_faces, masks.K, h, wd, cfg.render.sigma, with_depth=depth)
+    occ_h = occ_o = None
+    if depth:
+        occ_h = sil_o * (z_o < z_h).to(torch.float32)
+        occ_o = sil_h * (z_h < z_o).to(torch.float32)
+    return mask_loss(sil_h, sil_o, masks.gt_h, masks.gt_o, masks.w_h, masks.w_o, cfg.weights, cfg.render.edge_pool,
+                     occ_h, occ_o, masks.valid)
+
+
+def _terms(body: BodyModel, var: _Variables, batch: Stage2Batch, obj_v: torch.Tensor, obj_faces: torch.Tensor,
+           obj_sdf: SDFGrid, cfg: Stage2Config, render_hw: tuple[int, int] | None) -> dict[str, torch.Tensor]:
+    """Per-keyframe [B] loss terms (contact, collision, mask, guard) at the current variables."""
+    dt, w = torch.float32, cfg.weights
+    out = body(var.params())
+    R, t = var.object_pose(batch.R1.to(dt), batch.t1.to(dt))
+    bidx = torch.arange(batch.params.batch_size)[:, None]
+    terms = {"contact": contact_loss(out.keypoints[bidx, batch.rows], torch.einsum("bij,bnj->bni", R,
+                                     batch.obj_pts.to(dt)) + t[:, None], batch.pair_mask.to(dt), w.contact_eps)}
+    obj_posed = torch.einsum("bij,nj->bni", R, obj_v) + t[:, None]
+    terms["collision"] = collision_loss(out.sample_vertices, R, t, obj_posed, obj_sdf, out.body_pos, out.body_rot,
+                                        w.human_in_object)
+    if batch.masks is not None and render_hw is not None and bool(batch.masks.valid.any()):
+        terms["mask"] = _mask_term(body, out, obj_posed, obj_faces, batch.masks, render_hw, cfg)
+    else:
+        terms["mask"] = torch.zeros(batch.params.batch_size, dtype=dt)
+    terms["guard"] = translation_guard(var.d_t * var.free, w.trans_guard)
+    return terms
+
+
 def optimize_keyframes(body: BodyModel, batch: Stage2Batch, obj_vertices: torch.Tensor, obj_faces: torch.Tensor,
                        obj_sdf: SDFGrid, cfg: Stage2Config, render_hw: tuple[int, int] | None = None
                        ) -> Stage2Result:
@@ -135,56 +230,13 @@ def optimize_keyframes(body: BodyModel, batch: Stage2Batch, obj_vertices: torch.
         obj_sdf: the object's SDF grid. render_hw: render (h, w) when ``batch.masks`` is given.
     """
     w = cfg.weights
-    p0 = batch.params
-    dt = torch.float32
-    pose = {k: getattr(p0, k).detach().to(dt).clone().requires_grad_(True)
-            for k in ("body_pose", "left_hand_pose", "right_hand_pose")}
-    betas = p0.betas.detach().to(dt).clone().requires_grad_(cfg.lr_betas > 0)
-    B = p0.batch_size
-    d_rot = torch.zeros(B, 3, dtype=dt, requires_grad=True)
-    d_t = torch.zeros(B, 3, dtype=dt, requires_grad=True)
-    groups = [([pose["body_pose"]], cfg.lr_pose), ([pose["left_hand_pose"], pose["right_hand_pose"]], cfg.lr_hand),
-              ([betas], cfg.lr_betas)]
-    if cfg.optimize_object and bool(batch.obj_free.any()):
-        groups += [([d_rot], cfg.lr_obj_rot), ([d_t], cfg.lr_obj_trans)]
-    opt = Adam(groups)
-    jm = batch.joint_mask.to(dt)
-    grad_masks = {"body_pose": jm[:, 1:22].repeat_interleave(3, 1),
-                  "left_hand_pose": jm[:, 25:40].repeat_interleave(3, 1),
-                  "right_hand_pose": jm[:, 40:55].repeat_interleave(3, 1)}
-    free = batch.obj_free.to(dt)[:, None]
-    R1, t1 = batch.R1.to(dt), batch.t1.to(dt)
-    obj_pts = batch.obj_pts.to(dt)
-    ov = obj_vertices.to(dt)
-    go, tr = p0.global_orient.detach().to(dt), p0.transl.detach().to(dt)
+    var = _Variables.start(batch, cfg)
+    opt = var.optimizer(batch, cfg)
+    grad_masks = _grad_masks(batch.joint_mask)
+    ov = obj_vertices.to(torch.float32)
     history: dict[str, list[float]] = {}
-    bidx = torch.arange(B)[:, None]
     for step in range(cfg.steps + 1):
-        params = BodyParams(go, pose["body_pose"], pose["left_hand_pose"], pose["right_hand_pose"], betas, tr)
-        out = body(params)
-        R = axis_angle_to_matrix(d_rot * free) @ R1
-        t = t1 + d_t * free
-        terms = {"contact": contact_loss(out.keypoints[bidx, batch.rows], torch.einsum("bij,bnj->bni", R, obj_pts)
-                                         + t[:, None], batch.pair_mask.to(dt), w.contact_eps)}
-        obj_posed = torch.einsum("bij,nj->bni", R, ov) + t[:, None]
-        terms["collision"] = collision_loss(out.sample_vertices, R, t, obj_posed, obj_sdf, out.body_pos,
-                                            out.body_rot, w.human_in_object)
-        if batch.masks is not None and render_hw is not None and bool(batch.masks.valid.any()):
-            m = batch.masks
-            h, wd = render_hw
-            depth = cfg.render.occlusion == "depth"
-            sil_h, z_h = render_silhouette(out.sample_vertices, body.sample_faces, m.K, h, wd, cfg.render.sigma,
-                                           with_depth=depth)
-            sil_o, z_o = render_silhouette(obj_posed, obj_faces, m.K, h, wd, cfg.render.sigma, with_depth=depth)
-            occ_h = occ_o = None
-            if depth:
-                occ_h = sil_o * (z_o < z_h).to(dt)
-                occ_o = sil_h * (z_h < z_o).to(dt)
-            terms["mask"] = mask_loss(sil_h, sil_o, m.gt_h, m.gt_o, m.w_h, m.w_o, w, cfg.render.edge_pool,
-                                      occ_h, occ_o, m.valid)
-        else:
-            terms["mask"] = torch.zeros(B, dtype=dt)
-        terms["guard"] = translation_guard(d_t * free, w.trans_guard)
+        terms = _terms(body, var, batch, ov, obj_faces, obj_sdf, cfg, render_hw)
         per_frame = w.contact * terms["contact"] + w.collision * terms["collision"] + w.mask * terms["mask"] + \
             terms["guard"]
         for k, v in terms.items():
@@ -194,15 +246,8 @@ def optimize_keyframes(body: BodyModel, batch: Stage2Batch, obj_vertices: torch.
             break
         opt.zero_grad()
         per_frame.sum().backward()
-        with torch.no_grad():
-            for k, gm in grad_masks.items():
-                if pose[k].grad is not None:
-                    pose[k].grad.mul_(gm)
+        var.mask_gradients(grad_masks)
         opt.step()
-    hist = {k: [v[0], v[-1]] for k, v in history.items()}
-    final = BodyParams(go, pose["body_pose"].detach(), pose["left_hand_pose"].detach(),
-                       pose["right_hand_pose"].detach(), betas.detach(), tr)
     with torch.no_grad():
-        R = axis_angle_to_matrix(d_rot * free) @ R1
-        t = t1 + d_t * free
-    return Stage2Result(final, R.detach(), t.detach(), hist)
+        R, t = var.object_pose(batch.R1.to(torch.float32), batch.t1.to(torch.float32))
+    return Stage2Result(var.params(detach=True), R.detach(), t.detach(), {k: [v[0], v[-1]] for k, v in history.items()})
