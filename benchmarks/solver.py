@@ -22,6 +22,7 @@ from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 
 from hoi_sim.body import BodyParams, ProxyBody
+from hoi_sim.bridge.synth import make_synthetic_session
 from hoi_sim.io_utils import dumps_json
 from hoi_sim.recon.config import SolverConfig, Stage1Config
 from hoi_sim.recon.ingest import load_session
@@ -29,7 +30,6 @@ from hoi_sim.recon.metrics import solver_metrics
 from hoi_sim.recon.sequence import load_sequence
 from hoi_sim.recon.solver import solve
 from hoi_sim.recon.stage1 import build_problem, kabsch, residual_weights, solve_poses
-from hoi_sim.recon.synth import make_synthetic_session
 
 SHARED = Path(os.environ.get("HOI_SIM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
@@ -47,7 +47,7 @@ def sessions(root: Path, clips: int, frames: int, size: int) -> list[Path]:
             make_synthetic_session(motion, d, frames=frames, seed=k, image_size=(size, size))
             out.append(d)
     else:
-        from hoi_sim.recon.toy import toy_hoi_motion
+        from hoi_sim.bridge.toy import toy_hoi_motion
 
         for k in range(clips):
             d = root / f"toy_{k}"

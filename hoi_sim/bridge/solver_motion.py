@@ -1,37 +1,34 @@
-"""``hoi-sim convert`` sources that are solver outputs: ``HOISequence`` files (``.npz``, kind ``hoi_sequence``) and
-Open4DHOI ``all_parameters_*.json`` (from ``SESSION/final_optimized_parameters/``; the object mesh is the session's
-``obj_org.obj``). Both are retargeted to HOIMotion files (:mod:`hoi_sim.motions.retarget`) and validated."""
+"""Solver outputs → ``HOIMotion``: a reconstructed ``HOISequence`` (``.npz`` of kind ``hoi_sequence``) or Open4DHOI's
+``all_parameters_*.json`` (from ``SESSION/final_optimized_parameters/``; the object mesh is the session's
+``obj_org.obj``), retargeted to the humanoid (:mod:`hoi_sim.motions.retarget`). ``hoi-sim convert`` registers both
+as sources."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from hoi_sim.commands.convert import Converter, _npz_kind, ground_for_output, register_converter
 from hoi_sim.errors import InputError
+from hoi_sim.motions.retarget import RetargetConfig, retarget_sequence
+from hoi_sim.motions.schema import HOIMotion
+from hoi_sim.recon import session_io as sio
+from hoi_sim.recon.ingest import load_mesh, locate
+from hoi_sim.recon.sequence import HOISequence, load_sequence, read_all_parameters
 
 
-def _finish(seq, dst: Path, args: argparse.Namespace, name: str) -> str:
-    from hoi_sim.motions import assert_valid, save_motion
-    from hoi_sim.motions.retarget import RetargetConfig, retarget_sequence
-
-    cfg = RetargetConfig(ground_align=not getattr(args, "no_ground_align", False))
+def motion_from_sequence(seq: HOISequence, name: str, *, action: str | None = None,
+                         ground_align: bool = True) -> HOIMotion:
+    """The retargeted clip of ``seq``, named ``name`` (meta ``action`` when given); ``ground_align``: see
+    :class:`~hoi_sim.motions.retarget.RetargetConfig`."""
     meta = {"name": name}
-    if getattr(args, "action", None):
-        meta["action"] = args.action
-    motion = retarget_sequence(seq, cfg=cfg, meta=meta)
-    motion, ground_text = ground_for_output(motion, args)
-    assert_valid(motion)
-    save_motion(motion, dst)
-    return (f"{motion.num_frames} frames, {int(motion.ig_body.shape[0])} graph edges, "
-            f"{int((motion.contact_label == 1).any(axis=0).sum())} bodies in contact; {ground_text}")
+    if action:
+        meta["action"] = action
+    return retarget_sequence(seq, cfg=RetargetConfig(ground_align=ground_align), meta=meta)
 
 
-def _sequence_to_npz(src: Path, dst: Path, args: argparse.Namespace) -> str:
-    from hoi_sim.recon.sequence import load_sequence
-
-    return _finish(load_sequence(src), dst, args, src.stem)
+def sequence_file_motion(src: Path, *, action: str | None = None, ground_align: bool = True) -> HOIMotion:
+    """The clip of a ``HOISequence`` file (named after the file)."""
+    return motion_from_sequence(load_sequence(src), src.stem, action=action, ground_align=ground_align)
 
 
 def session_of(json_path: Path) -> Path:
@@ -40,11 +37,8 @@ def session_of(json_path: Path) -> Path:
     return parent.parent if parent.name == "final_optimized_parameters" else parent
 
 
-def _all_parameters_to_npz(src: Path, dst: Path, args: argparse.Namespace) -> str:
-    from hoi_sim.recon import session_io as sio
-    from hoi_sim.recon.ingest import load_mesh, locate
-    from hoi_sim.recon.sequence import read_all_parameters
-
+def all_parameters_motion(src: Path, *, action: str | None = None, ground_align: bool = True) -> HOIMotion:
+    """The clip of an Open4DHOI ``all_parameters_*.json`` with its session's object mesh (named after the session)."""
     session = session_of(src)
     files = locate(session)
     if files.mesh is None:
@@ -57,10 +51,12 @@ def _all_parameters_to_npz(src: Path, dst: Path, args: argparse.Namespace) -> st
         raise InputError(f"{src}: field {exc} is missing or malformed") from None
     mesh = load_mesh(files.mesh, scale, user_scale)
     seq = read_all_parameters(src, mesh.vertices, mesh.faces)
-    return _finish(seq, dst, args, session.name)
+    return motion_from_sequence(seq, session.name, action=action, ground_align=ground_align)
 
 
-def _is_all_parameters(p: Path) -> bool:
+def is_all_parameters(p: Path) -> bool:
+    """Whether ``p`` looks like an Open4DHOI ``all_parameters_*.json`` (a cheap test; an unreadable one says yes, so
+    that the converter reports what is wrong with it)."""
     if p.suffix != ".json" or not p.name.startswith("all_parameters"):
         return False
     try:
@@ -68,10 +64,3 @@ def _is_all_parameters(p: Path) -> bool:
     except (OSError, ValueError):
         return True  # let the converter say what is wrong with it
     return isinstance(head, dict) and "human_params_raw" in head
-
-
-register_converter(Converter("hoi-sequence-npz", (".npz",),
-                             lambda p: p.suffix == ".npz" and _npz_kind(p) == "hoi_sequence", ".npz",
-                             _sequence_to_npz))
-register_converter(Converter("open4dhoi-all-parameters", (".json",), _is_all_parameters, ".npz",
-                             _all_parameters_to_npz))

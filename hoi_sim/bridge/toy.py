@@ -31,7 +31,7 @@ def toy_hoi_motion(num_frames: int = 10, fps: float = 30.0, seed: int = 0,
                    axes: tuple[float, float, float] = (0.16, 0.10, 0.07), body_model=None) -> HOIMotion:
     """``num_frames`` frames of a person holding an ellipsoid (semi-axes ``axes``, m) against the right palm."""
     from hoi_sim.body.base import BodyParams
-    from hoi_sim.recon.synth import motion_to_smplx_params
+    from hoi_sim.bridge.synth import motion_to_smplx_params
 
     if body_model is None:
         from hoi_sim.body.proxy import ProxyBody
@@ -62,7 +62,7 @@ def toy_hoi_motion(num_frames: int = 10, fps: float = 30.0, seed: int = 0,
     v = v * np.asarray(axes)
     label = np.zeros((num_frames, NUM_BODIES), np.int8)
     meta = {"fps": fps, "name": "toy_egg", "object_name": "egg", "mass_mode": "dynamic", "source": "synthetic",
-            "action": "hold", "subject": "toy", "provenance": {"generator": "hoi_sim.recon.toy"},
+            "action": "hold", "subject": "toy", "provenance": {"generator": "hoi_sim.bridge.toy"},
             "skeleton": "neutral"}
     return make_motion(meta, root_pos=root_pos, root_quat=root_quat, dof_pos=dof, body_pos=bp.numpy(),
                        body_quat=bq.numpy(), obj_pos=obj_pos, obj_quat=root_quat, contact_label=label,

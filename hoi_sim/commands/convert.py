@@ -1,9 +1,9 @@
 """``hoi-sim convert SRC -o DST``: InterMimic ``.pt`` ⇄ HOIMotion ``.npz``, and solver outputs (HOISequence
 ``.npz``, Open4DHOI ``all_parameters_*.json``) → HOIMotion ``.npz``, for one file or a whole folder.
 
-The converter is chosen per source file from ``CONVERTERS`` (first match wins). Other formats (e.g. solver
-outputs: a HOISequence ``.npz`` with another ``kind`` in its meta, Open4DHOI ``all_parameters_*.json``) plug in
-with :func:`register_converter`, from the module that implements them.
+The converter is chosen per source file from ``CONVERTERS`` (first match wins). Solver outputs (a HOISequence
+``.npz``, told apart by the ``kind`` in its meta, and Open4DHOI ``all_parameters_*.json``) are read by
+:mod:`hoi_sim.bridge.solver_motion`; other formats plug in with :func:`register_converter`.
 """
 
 from __future__ import annotations
@@ -88,10 +88,40 @@ def _npz_to_pt(src: Path, dst: Path, args: argparse.Namespace) -> str:
     return f"{m.num_frames} frames"
 
 
+def _solver_output(reader: str) -> Callable[[Path, Path, argparse.Namespace], str]:
+    """A converter of solver outputs: ``hoi_sim.bridge.solver_motion.<reader>(src, action=, ground_align=) ->
+    HOIMotion``, then as every output: ``--ground``, validated, written."""
+
+    def convert(src: Path, dst: Path, args: argparse.Namespace) -> str:
+        from hoi_sim.bridge import solver_motion
+        from hoi_sim.motions import assert_valid, save_motion
+
+        motion = getattr(solver_motion, reader)(src, action=getattr(args, "action", None),
+                                                ground_align=not getattr(args, "no_ground_align", False))
+        motion, ground_text = ground_for_output(motion, args)
+        assert_valid(motion)
+        save_motion(motion, dst)
+        return (f"{motion.num_frames} frames, {int(motion.ig_body.shape[0])} graph edges, "
+                f"{int((motion.contact_label == 1).any(axis=0).sum())} bodies in contact; {ground_text}")
+
+    return convert
+
+
+def _is_all_parameters(p: Path) -> bool:
+    from hoi_sim.bridge.solver_motion import is_all_parameters
+
+    return is_all_parameters(p)
+
+
 register_converter(Converter("intermimic-pt", (".pt",), lambda p: p.suffix == ".pt", ".npz", _pt_to_npz))
 register_converter(Converter("hoi-motion-npz", (".npz",),
                              lambda p: p.suffix == ".npz" and _npz_kind(p) in ("hoi_motion", None), ".pt", _npz_to_pt),
                    first=False)
+register_converter(Converter("hoi-sequence-npz", (".npz",),
+                             lambda p: p.suffix == ".npz" and _npz_kind(p) == "hoi_sequence", ".npz",
+                             _solver_output("sequence_file_motion")))
+register_converter(Converter("open4dhoi-all-parameters", (".json",), _is_all_parameters, ".npz",
+                             _solver_output("all_parameters_motion")))
 
 
 def find_converter(src: Path) -> Converter:
@@ -200,6 +230,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"converted {len(jobs)} file(s) into {args.dst}")
     return 0
 
-
-# solver outputs (HOISequence .npz, Open4DHOI all_parameters_*.json) register themselves on import
-import hoi_sim.motions.solver_convert  # noqa: E402, F401

@@ -63,7 +63,7 @@ def load_motion_any(path: Path, object_mesh: Path | None):
     from hoi_sim.recon.session_io import read_obj
 
     if str(path) == "toy":
-        from hoi_sim.recon.toy import toy_hoi_motion
+        from hoi_sim.bridge.toy import toy_hoi_motion
 
         motion = toy_hoi_motion(12)
     elif not path.is_file():
@@ -86,7 +86,7 @@ def load_motion_any(path: Path, object_mesh: Path | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from hoi_sim.recon.synth import SynthNoise, make_synthetic_session
+    from hoi_sim.bridge.synth import SynthNoise, make_synthetic_session
 
     size = _size(args.size)
     if args.noise < 0:

@@ -8,10 +8,10 @@ import torch
 
 from hoi_sim.body import ProxyBody
 from hoi_sim.body.base import C_S2H
+from hoi_sim.bridge.synth import motion_to_smplx_params
 from hoi_sim.motions import from_intermimic, validate_motion
 from hoi_sim.motions.retarget import RetargetConfig, retarget_sequence
 from hoi_sim.recon.sequence import HOISequence
-from hoi_sim.recon.synth import motion_to_smplx_params
 
 
 def _subject_proxy(offsets: np.ndarray) -> ProxyBody:

@@ -20,8 +20,8 @@ SHARED = Path(os.environ.get("HOI_SIM_SHARED", Path(__file__).resolve().parents[
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory) -> Path:
-    from hoi_sim.recon.synth import make_synthetic_session
-    from hoi_sim.recon.toy import toy_hoi_motion
+    from hoi_sim.bridge.synth import make_synthetic_session
+    from hoi_sim.bridge.toy import toy_hoi_motion
 
     return make_synthetic_session(toy_hoi_motion(7), tmp_path_factory.mktemp("solve") / "s", image_size=(64, 64),
                                   seed=1)

@@ -1,6 +1,6 @@
 """4DHOISolver end to end on synthetic sessions with ground truth: it must beat the noisy initialisation.
 
-Sessions come from ``recon.synth.make_synthetic_session`` (the paper's §9.6 annotation protocol, noisy human pose,
+Sessions come from ``bridge.synth.make_synthetic_session`` (the paper's §9.6 annotation protocol, noisy human pose,
 object translation and mesh orientation). The OMOMO test uses five clips from ``../shared`` and skips without it;
 the toy test always runs.
 """
@@ -14,12 +14,12 @@ import pytest
 import torch
 
 from hoi_sim.body import BodyParams, ProxyBody
+from hoi_sim.bridge.synth import SynthNoise, make_synthetic_session
 from hoi_sim.recon.config import SolverConfig
 from hoi_sim.recon.ingest import load_session
 from hoi_sim.recon.metrics import solver_metrics
 from hoi_sim.recon.sequence import load_sequence
 from hoi_sim.recon.solver import solve
-from hoi_sim.recon.synth import SynthNoise, make_synthetic_session
 
 CLIPS = ("sub2_largetable_000", "sub2_largetable_005", "sub2_largetable_010", "sub2_woodchair_000",
          "sub2_woodchair_005")
@@ -51,7 +51,7 @@ def _run(session: Path, body: ProxyBody) -> tuple[dict[str, float], dict[str, fl
 
 
 def test_toy_session_improves_over_initialisation(body: ProxyBody, tmp_path: Path) -> None:
-    from hoi_sim.recon.toy import toy_hoi_motion
+    from hoi_sim.bridge.toy import toy_hoi_motion
 
     motion = toy_hoi_motion(16, body_model=ProxyBody(dtype=torch.float64))
     s = make_synthetic_session(motion, tmp_path / "toy", image_size=(96, 96), seed=1,
@@ -92,7 +92,7 @@ def test_omomo_sessions_improve_over_initialisation(body: ProxyBody, omomo_dir: 
 
 @pytest.fixture(scope="module")
 def toy_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from hoi_sim.recon.toy import toy_hoi_motion
+    from hoi_sim.bridge.toy import toy_hoi_motion
 
     motion = toy_hoi_motion(10, body_model=ProxyBody(dtype=torch.float64))
     return make_synthetic_session(motion, tmp_path_factory.mktemp("toy") / "s", image_size=(80, 80), seed=2,

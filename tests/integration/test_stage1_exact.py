@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from hoi_sim.body import ProxyBody
+from hoi_sim.bridge.synth import SynthNoise, make_synthetic_session
 from hoi_sim.recon.config import SolverConfig
 from hoi_sim.recon.ingest import load_session
 from hoi_sim.recon.sequence import load_sequence
 from hoi_sim.recon.solver import solve
-from hoi_sim.recon.synth import SynthNoise, make_synthetic_session
 
 CLIPS = ("sub2_largetable_000", "sub2_largetable_005", "sub2_largetable_010", "sub2_largetable_017",
          "sub2_woodchair_000", "sub2_woodchair_003")

@@ -11,16 +11,16 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from hoi_sim import cli
-from hoi_sim.recon.ingest import load_session
-from hoi_sim.recon.raster import project
-from hoi_sim.recon.sequence import load_sequence
-from hoi_sim.recon.synth import (
+from hoi_sim.bridge.synth import (
     CONTACT_THRESHOLD_M,
     farthest_point_sample,
     make_synthetic_session,
     motion_to_smplx_params,
     select_contacts,
 )
+from hoi_sim.recon.ingest import load_session
+from hoi_sim.recon.raster import project
+from hoi_sim.recon.sequence import load_sequence
 
 SHARED = Path(os.environ.get("HOI_SIM_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 
@@ -34,7 +34,7 @@ def body():
 
 @pytest.fixture(scope="module")
 def motion(body):
-    from hoi_sim.recon.toy import toy_hoi_motion
+    from hoi_sim.bridge.toy import toy_hoi_motion
 
     return toy_hoi_motion(8, body_model=body)
 
@@ -48,7 +48,7 @@ def session(motion, body, tmp_path_factory) -> Path:
 def test_motion_to_smplx_params_matches_humanoid_fk(motion, body):
     from hoi_sim import rotations as rot
     from hoi_sim.body.base import BodyParams
-    from hoi_sim.recon.synth import C_S2H
+    from hoi_sim.bridge.synth import C_S2H
 
     p = motion_to_smplx_params(motion, body)
     assert p.body_pose.shape == (8, 63) and p.left_hand_pose.shape == (8, 45) and not p.betas.any()
@@ -149,8 +149,8 @@ def test_cli_synth_omomo_clip(tmp_path, capsys):
 def test_global_params_agree_with_the_camera(session):
     """The GVHMR-style global params of a synthetic session give back its camera (y-up world = Cᵀ z-up world)."""
     from hoi_sim.body.proxy import ProxyBody
+    from hoi_sim.bridge.synth import C_S2H
     from hoi_sim.commands.solve import as_sequence
-    from hoi_sim.recon.synth import C_S2H
 
     inp = load_session(session, load_masks=False)
     gt = load_sequence(session / "ground_truth.npz")

@@ -19,8 +19,8 @@ from hoi_sim import cli
 
 @pytest.fixture(scope="module")
 def base_sessions(tmp_path_factory) -> dict[str, Path]:
-    from hoi_sim.recon.synth import SynthNoise, make_synthetic_session
-    from hoi_sim.recon.toy import toy_hoi_motion
+    from hoi_sim.bridge.synth import SynthNoise, make_synthetic_session
+    from hoi_sim.bridge.toy import toy_hoi_motion
 
     motion = toy_hoi_motion(5)
     root = tmp_path_factory.mktemp("bad_sessions_base")

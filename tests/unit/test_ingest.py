@@ -38,8 +38,8 @@ def spear_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory) -> dict[str, Path]:
-    from hoi_sim.recon.synth import SynthNoise, make_synthetic_session
-    from hoi_sim.recon.toy import toy_hoi_motion
+    from hoi_sim.bridge.synth import SynthNoise, make_synthetic_session
+    from hoi_sim.bridge.toy import toy_hoi_motion
 
     motion = toy_hoi_motion(6)
     root = tmp_path_factory.mktemp("ingest")
