@@ -48,6 +48,7 @@ from hoi_sim.motions.penetration_geometry import (
     ARM_CHAIN,
     FINGERS,
     SIDES,
+    HullPlanes,
     PenetrationConfig,
     frame_depths,
     hand_spheres,
@@ -108,6 +109,141 @@ class PenetrationReport:
                 f"{self.hand_frames} hand-frames pushed out by the arm)")
 
 
+@dataclass
+class _Clip:
+    """The mutable pose of a clip being corrected (float64 copies) and its collision shapes: body_pos [T,52,3],
+    body_rot [T,52,3,3], dof [T,153], offsets [52,3], object rotation [T,3,3] and position [T,3]; the hull
+    planes; the hand spheres (body [S], body-frame centre [S,3], radius [S])."""
+
+    pos: np.ndarray
+    rmat: np.ndarray
+    dof: np.ndarray
+    offsets: np.ndarray
+    o_rot: np.ndarray
+    o_pos: np.ndarray
+    planes: HullPlanes
+    s_body: np.ndarray
+    s_centre: np.ndarray
+    s_radius: np.ndarray
+
+    @staticmethod
+    def of(motion: HOIMotion, hulls: list) -> _Clip:
+        s_body, s_centre, s_radius = hand_spheres(motion.skeleton_offsets)
+        return _Clip(pos=np.asarray(motion.body_pos, np.float64).copy(), rmat=_quat_to_matrix(motion.body_quat),
+                     dof=np.asarray(motion.dof_pos, np.float64).copy(),
+                     offsets=np.asarray(motion.skeleton_offsets, np.float64), o_rot=_quat_to_matrix(motion.obj_quat),
+                     o_pos=np.asarray(motion.obj_pos, np.float64).copy(), planes=hull_planes(hulls), s_body=s_body,
+                     s_centre=s_centre, s_radius=s_radius)
+
+    def spheres_world(self) -> np.ndarray:
+        return self.pos[:, self.s_body] + np.einsum("tsij,sj->tsi", self.rmat[:, self.s_body], self.s_centre)
+
+    def depths(self, mine: np.ndarray | None = None, reach: float = 0.0) -> np.ndarray:
+        """[T,S] penetration depth of the hand spheres (``mine``: a mask of them) into the object
+        (``penetration_geometry.frame_depths``)."""
+        centres, radius = self.spheres_world(), self.s_radius
+        if mine is not None:
+            centres, radius = centres[:, mine], radius[mine]
+        return frame_depths(centres, radius, self.o_rot, self.o_pos, self.planes, reach=reach)
+
+    def side_spheres(self, side: str) -> np.ndarray:
+        return np.isin(self.s_body, body_ids([n for n in HANDS if n.startswith(side)]))
+
+
+def _lift_object(clip: _Clip, floor0: np.ndarray, cfg: PenetrationConfig, report: PenetrationReport) -> np.ndarray:
+    """Step 1: lift the object by its (smoothed) depth in the floor; returns the lift [T] (m)."""
+    lift = smooth_keep_size(np.clip(floor0 - cfg.floor_tol_m, 0, None) * (floor0 > cfg.floor_tol_m), cfg.smooth_frames)
+    clip.o_pos[:, 2] += lift
+    report.lift_max_m = float(lift.max()) if len(lift) else 0.0
+    report.lift_frames = int((lift > 1e-9).sum())
+    return lift
+
+
+def _follow_lift(clip: _Clip, depth0: np.ndarray, lift: np.ndarray, cfg: PenetrationConfig,
+                 report: PenetrationReport) -> None:
+    """Step 2: each hand within ``follow_m`` of the object moves up with its lift (arm IK)."""
+    for side in SIDES:
+        near = (depth0[:, clip.side_spheres(side)].max(axis=1) > -cfg.follow_m).astype(np.float64)
+        weight = np.clip(smooth_keep_size(near, cfg.smooth_frames), 0.0, 1.0)
+        shift = weight * lift
+        frames = np.nonzero(shift > 1e-6)[0]
+        if len(frames):
+            report.arm_max_rad = max(report.arm_max_rad, arm_ik(
+                clip.pos, clip.rmat, clip.dof, clip.offsets, side, frames,
+                np.stack([0 * shift, 0 * shift, shift], 1)[frames], cfg))
+            report.follow_frames += len(frames)
+            report.follow_max_m = max(report.follow_max_m, float(shift.max()))
+
+
+def _push_chain(clip: _Clip, chain: list[int], pushed: list[int], cfg: PenetrationConfig,
+                report: PenetrationReport) -> None:
+    """Move the hinges of ``chain`` so that the spheres of bodies ``pushed`` leave the object, where they are in."""
+    mine = np.isin(clip.s_body, pushed)
+    sph = (clip.s_body[mine], clip.s_centre[mine], clip.s_radius[mine])
+    frames = np.nonzero(clip.depths(mine).max(axis=1) > cfg.tol_m)[0]
+    if not len(frames):
+        return
+    finger = chain[0] in body_ids(HANDS)
+    change = push_out(clip.pos, clip.rmat, clip.dof, clip.offsets, chain, sph, frames, clip.o_rot, clip.o_pos,
+                      clip.planes, cfg, cfg.finger_max_rad if finger else cfg.arm_max_rad)
+    n, big = apply_change(clip.pos, clip.rmat, clip.dof, clip.offsets, chain, frames, change, cfg)
+    if finger:
+        report.finger_frames += n
+        report.finger_max_rad = max(report.finger_max_rad, big)
+    else:
+        report.hand_frames += n
+        report.arm_max_rad = max(report.arm_max_rad, big)
+
+
+def _push_hand_out(clip: _Clip, side: str, cfg: PenetrationConfig, report: PenetrationReport) -> None:
+    """Step 3 for one side: the palm (wrist and first phalanges) out of the object by the arm, then each finger by
+    its own hinges, twice (a finger freed first may need a second look once its neighbours and the palm have
+    moved). A frame whose deepest hand sphere ends deeper than before gets its pose back (a push smoothed into a
+    neighbouring frame, or an arm push that freed the palm but sank a finger)."""
+    side_spheres = clip.side_spheres(side)
+    arm_bodies = [BODY_INDEX[n] for n in ARM_CHAIN[side]] + body_ids([n for n in HANDS if n.startswith(side)])
+    keep_pos, keep_rot, keep_dof = clip.pos.copy(), clip.rmat.copy(), clip.dof.copy()
+    d_before = clip.depths(side_spheres).max(1)
+    palm = [BODY_INDEX[f"{side}_Wrist"]] + [BODY_INDEX[f[0]] for f in FINGERS[side]]
+    stages = [([BODY_INDEX[n] for n in ARM_CHAIN[side]], palm)]
+    stages += [([BODY_INDEX[n] for n in f], [BODY_INDEX[n] for n in f]) for f in FINGERS[side]] * 2
+    for chain, pushed in stages:
+        _push_chain(clip, chain, pushed, cfg, report)
+    d_after = clip.depths(side_spheres).max(1)
+    worse = np.nonzero(np.maximum(d_after, 0) > np.maximum(d_before, 0) + 1e-6)[0]
+    if len(worse):
+        cols = np.concatenate([np.arange(3 * (b - 1), 3 * b) for b in arm_bodies])
+        clip.pos[np.ix_(worse, arm_bodies)] = keep_pos[np.ix_(worse, arm_bodies)]
+        clip.rmat[np.ix_(worse, arm_bodies)] = keep_rot[np.ix_(worse, arm_bodies)]
+        clip.dof[np.ix_(worse, cols)] = keep_dof[np.ix_(worse, cols)]
+        report.reverted_frames += len(worse)
+
+
+def _corrected(motion: HOIMotion, clip: _Clip, report: PenetrationReport, cfg: PenetrationConfig) -> HOIMotion:
+    """A copy of ``motion`` with the corrected pose (bodies below no changed hinge keep their stored values),
+    object position, recomputed velocities and the report in its provenance."""
+    out = copy.copy(motion)
+    out.meta = copy.deepcopy(motion.meta)
+    quat = rot.matrix_to_quat(torch.as_tensor(clip.rmat)).numpy()
+    moved = np.any(np.abs(clip.dof - motion.dof_pos) > 0, axis=0)
+    body_moved = np.zeros(NUM_BODIES, bool)
+    for b in range(1, NUM_BODIES):
+        body_moved[b] = moved[3 * (b - 1):3 * b].any() or body_moved[PARENTS[b]]
+    out.dof_pos = clip.dof.astype(motion.dof_pos.dtype)
+    out.body_pos = np.where(body_moved[None, :, None], clip.pos, motion.body_pos).astype(motion.body_pos.dtype)
+    out.body_quat = np.where(body_moved[None, :, None], quat, motion.body_quat).astype(motion.body_quat.dtype)
+    out.obj_pos = clip.o_pos.astype(motion.obj_pos.dtype)
+    vel = compute_velocities(motion.fps, root_pos=out.root_pos, root_quat=out.root_quat, dof_pos=out.dof_pos,
+                             body_pos=out.body_pos, body_quat=out.body_quat, obj_pos=out.obj_pos,
+                             obj_quat=out.obj_quat)
+    for name, value in vel.items():
+        setattr(out, name, value.astype(getattr(motion, name).dtype))
+    prov = dict(out.meta.get("provenance") or {})
+    prov["penetration"] = {**report.as_dict(), "config": asdict(cfg)}
+    out.meta["provenance"] = prov
+    return out
+
+
 def resolve_penetration(motion: HOIMotion, hulls: list,
                         cfg: PenetrationConfig | None = None) -> tuple[HOIMotion, PenetrationReport]:
     """Lift the object out of the floor, let touching hands follow it, open fingers that are inside it (module
@@ -122,111 +258,25 @@ def resolve_penetration(motion: HOIMotion, hulls: list,
         and the :class:`PenetrationReport`.
     """
     cfg = cfg or PenetrationConfig()
-    planes = hull_planes(hulls)
-    s_body, s_centre, s_radius = hand_spheres(motion.skeleton_offsets)
-    offsets = np.asarray(motion.skeleton_offsets, np.float64)
-    T = motion.num_frames
-    pos = np.asarray(motion.body_pos, np.float64).copy()
-    rmat = _quat_to_matrix(motion.body_quat)
-    dof = np.asarray(motion.dof_pos, np.float64).copy()
-    o_rot = _quat_to_matrix(motion.obj_quat)
-    o_pos = np.asarray(motion.obj_pos, np.float64).copy()
-
-    def spheres_world() -> np.ndarray:
-        return pos[:, s_body] + np.einsum("tsij,sj->tsi", rmat[:, s_body], s_centre)
-
-    depth0 = frame_depths(spheres_world(), s_radius, o_rot, o_pos, planes, reach=cfg.follow_m)  # [T,S]
-    floor0 = object_floor_depth(o_rot, o_pos, planes)
+    clip = _Clip.of(motion, hulls)
+    depth0 = clip.depths(reach=cfg.follow_m)  # [T,S]
+    floor0 = object_floor_depth(clip.o_rot, clip.o_pos, clip.planes)
     flat = int(np.argmax(depth0.max(axis=0))) if depth0.size else 0
     report = PenetrationReport(
         hand_max_before_m=max(float(depth0.max()), 0.0), hand_max_after_m=0.0,
         hand_frames_before=int((depth0.max(axis=1) > cfg.tol_m).sum()), hand_frames_after=0,
-        worst_body=BODY_NAMES[int(s_body[flat])], floor_before_m=max(float(floor0.max()), 0.0), floor_after_m=0.0)
-
-    # 1. object out of the floor
-    lift = smooth_keep_size(np.clip(floor0 - cfg.floor_tol_m, 0, None) * (floor0 > cfg.floor_tol_m), cfg.smooth_frames)
-    o_pos[:, 2] += lift
-    report.lift_max_m = float(lift.max()) if T else 0.0
-    report.lift_frames = int((lift > 1e-9).sum())
-
-    # 2. hands near the object follow its lift
+        worst_body=BODY_NAMES[int(clip.s_body[flat])], floor_before_m=max(float(floor0.max()), 0.0),
+        floor_after_m=0.0)
+    lift = _lift_object(clip, floor0, cfg, report)
     if report.lift_frames:
-        for side in SIDES:
-            mine = np.isin(s_body, body_ids([n for n in HANDS if n.startswith(side)]))
-            near = (depth0[:, mine].max(axis=1) > -cfg.follow_m).astype(np.float64)
-            weight = np.clip(smooth_keep_size(near, cfg.smooth_frames), 0.0, 1.0)
-            shift = weight * lift
-            frames = np.nonzero(shift > 1e-6)[0]
-            if len(frames):
-                report.arm_max_rad = max(report.arm_max_rad, arm_ik(
-                    pos, rmat, dof, offsets, side, frames, np.stack([0 * shift, 0 * shift, shift], 1)[frames], cfg))
-                report.follow_frames += len(frames)
-                report.follow_max_m = max(report.follow_max_m, float(shift.max()))
-
-    # 3. the palm (wrist and first phalanges) out of the object by the arm, then each finger by its own hinges,
-    #    twice (a finger freed first may need a second look once its neighbours and the palm have moved)
-    #    A side-frame whose deepest hand sphere ends deeper than before this step gets its pose back (a push
-    #    smoothed into a neighbouring frame, or an arm push that freed the palm but sank a finger).
+        _follow_lift(clip, depth0, lift, cfg, report)
     for side in SIDES:
-        side_spheres = np.isin(s_body, body_ids([n for n in HANDS if n.startswith(side)]))
-        arm_bodies = [BODY_INDEX[n] for n in ARM_CHAIN[side]] + body_ids([n for n in HANDS if n.startswith(side)])
-        keep_pos, keep_rot, keep_dof = pos.copy(), rmat.copy(), dof.copy()
-        d_before = frame_depths(spheres_world()[:, side_spheres], s_radius[side_spheres], o_rot, o_pos, planes).max(1)
-        palm = [BODY_INDEX[f"{side}_Wrist"]] + [BODY_INDEX[f[0]] for f in FINGERS[side]]
-        stages = [([BODY_INDEX[n] for n in ARM_CHAIN[side]], palm)]
-        stages += [([BODY_INDEX[n] for n in f], [BODY_INDEX[n] for n in f]) for f in FINGERS[side]] * 2
-        for chain, pushed in stages:
-            mine = np.isin(s_body, pushed)
-            sph = (s_body[mine], s_centre[mine], s_radius[mine])
-            frames = np.nonzero(frame_depths(spheres_world()[:, mine], sph[2], o_rot, o_pos, planes).max(axis=1)
-                                > cfg.tol_m)[0]
-            if not len(frames):
-                continue
-            finger = chain[0] in body_ids(HANDS)
-            change = push_out(pos, rmat, dof, offsets, chain, sph, frames, o_rot, o_pos, planes, cfg,
-                               cfg.finger_max_rad if finger else cfg.arm_max_rad)
-            n, big = apply_change(pos, rmat, dof, offsets, chain, frames, change, cfg)
-            if finger:
-                report.finger_frames += n
-                report.finger_max_rad = max(report.finger_max_rad, big)
-            else:
-                report.hand_frames += n
-                report.arm_max_rad = max(report.arm_max_rad, big)
-        d_after = frame_depths(spheres_world()[:, side_spheres], s_radius[side_spheres], o_rot, o_pos, planes).max(1)
-        worse = np.nonzero(np.maximum(d_after, 0) > np.maximum(d_before, 0) + 1e-6)[0]
-        if len(worse):
-            cols = np.concatenate([np.arange(3 * (b - 1), 3 * b) for b in arm_bodies])
-            pos[np.ix_(worse, arm_bodies)] = keep_pos[np.ix_(worse, arm_bodies)]
-            rmat[np.ix_(worse, arm_bodies)] = keep_rot[np.ix_(worse, arm_bodies)]
-            dof[np.ix_(worse, cols)] = keep_dof[np.ix_(worse, cols)]
-            report.reverted_frames += len(worse)
-
-    depth1 = frame_depths(spheres_world(), s_radius, o_rot, o_pos, planes)
-    floor1 = object_floor_depth(o_rot, o_pos, planes)
+        _push_hand_out(clip, side, cfg, report)
+    depth1 = clip.depths()
     report.hand_max_after_m = max(float(depth1.max()), 0.0)
     report.hand_frames_after = int((depth1.max(axis=1) > cfg.tol_m).sum())
-    report.floor_after_m = max(float(floor1.max()), 0.0)
-
-    out = copy.copy(motion)
-    out.meta = copy.deepcopy(motion.meta)
-    quat = rot.matrix_to_quat(torch.as_tensor(rmat)).numpy()
-    moved = np.any(np.abs(dof - motion.dof_pos) > 0, axis=0)
-    body_moved = np.zeros(NUM_BODIES, bool)
-    for b in range(1, NUM_BODIES):
-        body_moved[b] = moved[3 * (b - 1):3 * b].any() or body_moved[PARENTS[b]]
-    out.dof_pos = dof.astype(motion.dof_pos.dtype)
-    out.body_pos = np.where(body_moved[None, :, None], pos, motion.body_pos).astype(motion.body_pos.dtype)
-    out.body_quat = np.where(body_moved[None, :, None], quat, motion.body_quat).astype(motion.body_quat.dtype)
-    out.obj_pos = o_pos.astype(motion.obj_pos.dtype)
-    vel = compute_velocities(motion.fps, root_pos=out.root_pos, root_quat=out.root_quat, dof_pos=out.dof_pos,
-                             body_pos=out.body_pos, body_quat=out.body_quat, obj_pos=out.obj_pos,
-                             obj_quat=out.obj_quat)
-    for name, value in vel.items():
-        setattr(out, name, value.astype(getattr(motion, name).dtype))
-    prov = dict(out.meta.get("provenance") or {})
-    prov["penetration"] = {**report.as_dict(), "config": asdict(cfg)}
-    out.meta["provenance"] = prov
-    return out, report
+    report.floor_after_m = max(float(object_floor_depth(clip.o_rot, clip.o_pos, clip.planes).max()), 0.0)
+    return _corrected(motion, clip, report, cfg), report
 
 
 def report_of(motion: HOIMotion) -> PenetrationReport | None:
