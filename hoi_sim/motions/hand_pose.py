@@ -103,6 +103,57 @@ def arm_ik(pos: np.ndarray, rmat: np.ndarray, dof: np.ndarray, offsets: np.ndarr
     return float(np.abs(q - q0).max()) if len(frames) else 0.0
 
 
+def _choose_exit_faces(d: np.ndarray, h: np.ndarray, f: np.ndarray, h_of: np.ndarray, f_of: np.ndarray,
+                       body: np.ndarray, num_hulls: int, tol_m: float) -> None:
+    """Fix the exit face (hull ``h_of``, face ``f_of`` [F,S], −1 unset) of each sphere that newly penetrates by more
+    than ``tol_m``: one per (frame, body, hull), that of the body's deepest sphere in that hull (``d``, ``h``, ``f``
+    [F,S]: each sphere's depth, deepest hull and face now). In place."""
+    new = (d > tol_m) & (h_of < 0)
+    if not new.any():
+        return
+    key = (np.arange(d.shape[0])[:, None] * (NUM_BODIES + 1) + body[None]) * num_hulls + h
+    order = np.lexsort((-d.ravel(), key.ravel()))
+    first = np.ones(len(order), bool)
+    first[1:] = key.ravel()[order][1:] != key.ravel()[order][:-1]
+    lead = np.empty(len(order), np.int64)
+    lead[order] = order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]
+    h_of[new], f_of[new] = h.ravel()[lead].reshape(h.shape)[new], f.ravel()[lead].reshape(f.shape)[new]
+
+
+def _fixed_face_depths(loc: np.ndarray, radius: np.ndarray, h_of: np.ndarray, f_of: np.ndarray, planes: HullPlanes
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Depth [F,S] of each sphere (object-frame centres ``loc`` [F,S,3]) past its fixed exit face (−inf where none
+    is fixed yet) and that face's object-frame normal [F,S,3]."""
+    fixed = h_of >= 0
+    hh, ff = np.where(fixed, h_of, 0), np.where(fixed, f_of, 0)
+    n_loc = planes.normals[hh, ff]
+    d_fix = np.where(fixed, radius - (np.einsum("tsk,tsk->ts", loc, n_loc) - np.where(fixed, planes.offsets[hh, ff],
+                                                                                    0.0)), -np.inf)
+    return d_fix, n_loc
+
+
+def _jacobian(centres, q: np.ndarray, x: np.ndarray, eps: float) -> np.ndarray:
+    """[F, 3S, n] forward-difference Jacobian of the sphere centres ``x = centres(q)`` [F,S,3] in the hinges q [F,n]."""
+    J = np.empty((len(q), x.shape[1] * 3, q.shape[1]))
+    for k in range(q.shape[1]):
+        dq = q.copy()
+        dq[:, k] += eps
+        J[:, :, k] = ((centres(dq) - x) / eps).reshape(len(q), -1)
+    return J
+
+
+def _bounded_step(J: np.ndarray, want: np.ndarray, q: np.ndarray, q0: np.ndarray, cfg: PenetrationConfig,
+                  max_change: float) -> np.ndarray:
+    """The hinges after one damped-least-squares step towards ``want`` [F,3S] (at most ``max_step_rad`` per hinge
+    per round, ``max_change`` from ``q0`` in all)."""
+    JtJ = np.swapaxes(J, 1, 2) @ J + (cfg.push_damping ** 2) * np.eye(q.shape[1])
+    step = np.linalg.solve(JtJ, (np.swapaxes(J, 1, 2) @ want[..., None]))[..., 0]
+    step *= np.minimum(1.0, cfg.max_step_rad / np.maximum(np.abs(step).max(axis=1, keepdims=True), 1e-12))
+    q = q + step
+    over = np.abs(q - q0).max(axis=1, keepdims=True)
+    return q0 + (q - q0) * np.minimum(1.0, max_change / np.maximum(over, 1e-12))
+
+
 def push_out(pos: np.ndarray, rmat: np.ndarray, dof: np.ndarray, offsets: np.ndarray, chain: list[int],
               sph: tuple[np.ndarray, np.ndarray, np.ndarray], frames: np.ndarray, o_rot: np.ndarray,
               o_pos: np.ndarray, planes: HullPlanes, cfg: PenetrationConfig, max_change: float) -> np.ndarray:
@@ -117,6 +168,7 @@ def push_out(pos: np.ndarray, rmat: np.ndarray, dof: np.ndarray, offsets: np.nda
     local = np.arange(len(frames))
     base_dof = dof[frames].copy()
     q0 = base_dof[:, cols].copy()
+    radii = np.tile(radius, len(frames))
 
     def centres(q: np.ndarray) -> np.ndarray:
         sp, sr, d = pos[frames].copy(), rmat[frames].copy(), base_dof.copy()
@@ -128,7 +180,7 @@ def push_out(pos: np.ndarray, rmat: np.ndarray, dof: np.ndarray, offsets: np.nda
         return to_object_frame(x, o_rot[frames], o_pos[frames])
 
     def true_depth(x: np.ndarray) -> np.ndarray:
-        return sphere_depths(local_of(x).reshape(-1, 3), np.tile(radius, len(frames)), planes).reshape(len(frames), -1)
+        return sphere_depths(local_of(x).reshape(-1, 3), radii, planes).reshape(len(frames), -1)
 
     q = q0.copy()
     x = centres(q)
@@ -137,45 +189,20 @@ def push_out(pos: np.ndarray, rmat: np.ndarray, dof: np.ndarray, offsets: np.nda
     # a sphere in the middle of a thin slab would otherwise flip between the two faces)
     h_of = np.full((len(frames), len(body)), -1)
     f_of = np.full((len(frames), len(body)), -1)
-    eps = 1e-5
     for _ in range(cfg.ik_iterations):
         loc = local_of(x)
-        d, h, f = sphere_depths(loc.reshape(-1, 3), np.tile(radius, len(frames)), planes, faces=True)
-        d, h, f = d.reshape(h_of.shape), h.reshape(h_of.shape), f.reshape(h_of.shape)
-        new = (d > cfg.tol_m) & (h_of < 0)
-        if new.any():  # one exit face per (frame, body, hull): that of the body's deepest sphere in that hull
-            key = (np.arange(len(frames))[:, None] * (NUM_BODIES + 1) + body[None]) * len(planes.lo) + h
-            order = np.lexsort((-d.ravel(), key.ravel()))
-            first = np.ones(len(order), bool)
-            first[1:] = key.ravel()[order][1:] != key.ravel()[order][:-1]
-            lead = np.empty(len(order), np.int64)
-            lead[order] = order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]
-            h_of[new], f_of[new] = h.ravel()[lead].reshape(h.shape)[new], f.ravel()[lead].reshape(f.shape)[new]
-        fixed = h_of >= 0
-        hh, ff = np.where(fixed, h_of, 0), np.where(fixed, f_of, 0)
-        n_loc = planes.normals[hh, ff]
-        d_fix = np.where(fixed, radius - (np.einsum("tsk,tsk->ts", loc, n_loc) - np.where(fixed, planes.offsets[hh, ff],
-                                                                                        0.0)), -np.inf)
+        d, h, f = (a.reshape(h_of.shape) for a in sphere_depths(loc.reshape(-1, 3), radii, planes, faces=True))
+        _choose_exit_faces(d, h, f, h_of, f_of, body, len(planes.lo), cfg.tol_m)
+        d_fix, n_loc = _fixed_face_depths(loc, radius, h_of, f_of, planes)
         bad = d_fix > cfg.tol_m
         if not bad.any():
             break
         n = np.einsum("tij,tsj->tsi", o_rot[frames], n_loc)
         want = (n * np.where(bad, d_fix + cfg.tol_m, 0.0)[..., None]).reshape(len(frames), -1)  # [F,3S]
-        J = np.empty((len(frames), want.shape[1], len(cols)))
-        for k in range(len(cols)):
-            dq = q.copy()
-            dq[:, k] += eps
-            J[:, :, k] = ((centres(dq) - x) / eps).reshape(len(frames), -1)
-        J *= np.repeat(bad, 3, axis=1)[..., None]
-        JtJ = np.swapaxes(J, 1, 2) @ J + (cfg.push_damping ** 2) * np.eye(len(cols))
-        step = np.linalg.solve(JtJ, (np.swapaxes(J, 1, 2) @ want[..., None]))[..., 0]
-        step *= np.minimum(1.0, cfg.max_step_rad / np.maximum(np.abs(step).max(axis=1, keepdims=True), 1e-12))
-        q = q + step
-        over = np.abs(q - q0).max(axis=1, keepdims=True)
-        q = q0 + (q - q0) * np.minimum(1.0, max_change / np.maximum(over, 1e-12))
+        J = _jacobian(centres, q, x, 1e-5) * np.repeat(bad, 3, axis=1)[..., None]
+        q = _bounded_step(J, want, q, q0, cfg, max_change)
         x = centres(q)
-    d_end = true_depth(x).max(axis=1)
-    keep = d_end < d_start - cfg.tol_m
+    keep = true_depth(x).max(axis=1) < d_start - cfg.tol_m
     return np.where(keep[:, None], q - q0, 0.0)
 
 
