@@ -27,3 +27,4 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check hoi_sim tests benchmarks tools
+	$(BIN)/lint-imports --no-cache
