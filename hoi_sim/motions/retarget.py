@@ -170,23 +170,11 @@ def contacts_and_graph(contact_vertex: np.ndarray, kp_world: np.ndarray, body_po
     return label, graph
 
 
-def retarget_sequence(seq: Any, body_model: Any | None = None, cfg: RetargetConfig | None = None,
-                      meta: dict | None = None) -> Any:
-    """HOISequence (camera frame) → HOIMotion (z-up world, 52 bodies). See the module doc for every step.
+def _bodies_in_world(seq: Any, body_model: Any) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """The body model's bodies and keypoints in the z-up world: body_pos [T,52,3], body_quat [T,52,4] (humanoid
+    body axes), keypoints [T,87,3] (float64)."""
+    from hoi_sim.body import BodyParams
 
-    Args:
-        seq: a :class:`hoi_sim.recon.sequence.HOISequence`.
-        body_model: a :mod:`hoi_sim.body` model; default per ``cfg.body_model``.
-        cfg: :class:`RetargetConfig`.
-        meta: extra meta merged into the motion's (e.g. ``action``, ``subject``, ``name``).
-    """
-    from hoi_sim.body import BodyParams, load_body_model
-    from hoi_sim.motions.schema import make_motion
-
-    cfg = cfg or RetargetConfig()
-    seq.validate("HOISequence")
-    if body_model is None:
-        body_model = load_body_model(cfg.body_model, dtype=torch.float64)
     f64 = torch.float64
     params = BodyParams.from_numpy(seq.human, dtype=f64)
     with torch.no_grad():
@@ -198,29 +186,22 @@ def retarget_sequence(seq: Any, body_model: Any | None = None, cfg: RetargetConf
     body_pos = (AR[:, None] @ out.body_pos.to(f64)[..., None])[..., 0] + At[:, None]
     body_rot = AR[:, None] @ out.body_rot.to(f64) @ C.T
     kp_world = (AR[:, None] @ out.keypoints.to(f64)[..., None])[..., 0] + At[:, None]
-    body_quat = rot.matrix_to_quat(body_rot)
+    return body_pos, rot.matrix_to_quat(body_rot), kp_world.numpy()
 
-    offsets, dev = infer_offsets(body_pos, body_quat)
-    dofs = dofs_from_global(body_quat)
-    root_pos, root_quat = body_pos[:, 0], body_quat[:, 0]
-    fk_pos, fk_quat = forward_kinematics(root_pos, root_quat, dofs, offsets)
 
-    # object: re-centre on the vertex centroid (HOIMotion's object frame) and map to the world
+def _object_in_world(seq: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The object re-centred on its vertex centroid (HOIMotion's object frame) and mapped to the world:
+    R [T,3,3], t [T,3], vertices [V,3]."""
+    A_R, A_t = camera_to_world(seq)
     verts = np.asarray(seq.obj_vertices, np.float64)
     centroid = verts.mean(axis=0)
     obj_R = A_R @ np.asarray(seq.obj_R, np.float64)
     obj_t = np.einsum("tij,tj->ti", A_R, np.asarray(seq.obj_t, np.float64) + seq.obj_R @ centroid) + A_t
-    verts = verts - centroid
+    return obj_R, obj_t, verts - centroid
 
-    shift = np.zeros(3)
-    if cfg.ground_align:
-        shift[2] = -lowest_foot_z(fk_pos, fk_quat, offsets.numpy())
-    fk_pos_np = fk_pos.numpy() + shift
-    kp_world_np = kp_world.numpy() + shift
-    obj_t = obj_t + shift
 
-    label, graph = contacts_and_graph(np.asarray(seq.contact_vertex), kp_world_np, fk_pos_np,
-                                      rot.quat_to_matrix(fk_quat).numpy(), obj_R, obj_t, verts, cfg)
+def _motion_meta(seq: Any, body_model: Any, cfg: RetargetConfig, ground_shift_m: float, bone_dev_m: float,
+                 meta: dict | None) -> dict:
     m = dict(seq.meta)
     provenance = dict(m.get("provenance", {}))
     info = {
@@ -233,11 +214,46 @@ def retarget_sequence(seq: Any, body_model: Any | None = None, cfg: RetargetConf
         "subject": m.get("subject", ""),
         "provenance": {**provenance, "retarget": {
             "body_model": getattr(body_model, "name", type(body_model).__name__),
-            "ground_shift_m": float(shift[2]), "graph_points": cfg.graph_points, "far_m": cfg.far_m,
-            "max_bone_deviation_m": float(dev.max()), "start_frame": int(seq.start_frame)}},
+            "ground_shift_m": ground_shift_m, "graph_points": cfg.graph_points, "far_m": cfg.far_m,
+            "max_bone_deviation_m": bone_dev_m, "start_frame": int(seq.start_frame)}},
         "skeleton": f"from body model {getattr(body_model, 'name', '?')}",
     }
     info.update(meta or {})
+    return info
+
+
+def retarget_sequence(seq: Any, body_model: Any | None = None, cfg: RetargetConfig | None = None,
+                      meta: dict | None = None) -> Any:
+    """HOISequence (camera frame) → HOIMotion (z-up world, 52 bodies). See the module doc for every step.
+
+    Args:
+        seq: a :class:`hoi_sim.recon.sequence.HOISequence`.
+        body_model: a :mod:`hoi_sim.body` model; default per ``cfg.body_model``.
+        cfg: :class:`RetargetConfig`.
+        meta: extra meta merged into the motion's (e.g. ``action``, ``subject``, ``name``).
+    """
+    from hoi_sim.body import load_body_model
+    from hoi_sim.motions.schema import make_motion
+
+    cfg = cfg or RetargetConfig()
+    seq.validate("HOISequence")
+    if body_model is None:
+        body_model = load_body_model(cfg.body_model, dtype=torch.float64)
+    body_pos, body_quat, kp_world = _bodies_in_world(seq, body_model)
+    offsets, dev = infer_offsets(body_pos, body_quat)
+    dofs = dofs_from_global(body_quat)
+    fk_pos, fk_quat = forward_kinematics(body_pos[:, 0], body_quat[:, 0], dofs, offsets)
+    obj_R, obj_t, verts = _object_in_world(seq)
+
+    shift = np.zeros(3)
+    if cfg.ground_align:
+        shift[2] = -lowest_foot_z(fk_pos, fk_quat, offsets.numpy())
+    fk_pos_np = fk_pos.numpy() + shift
+    obj_t = obj_t + shift
+
+    label, graph = contacts_and_graph(np.asarray(seq.contact_vertex), kp_world + shift, fk_pos_np,
+                                      rot.quat_to_matrix(fk_quat).numpy(), obj_R, obj_t, verts, cfg)
+    info = _motion_meta(seq, body_model, cfg, float(shift[2]), float(dev.max()), meta)
     return make_motion(
         info, root_pos=fk_pos_np[:, 0], root_quat=fk_quat[:, 0].numpy(), dof_pos=dofs.numpy(),
         body_pos=fk_pos_np, body_quat=fk_quat.numpy(), obj_pos=obj_t,
