@@ -129,6 +129,21 @@ class MotionLibrary:
         self.skeleton_offsets = torch.stack([torch.as_tensor(m.skeleton_offsets, dtype=torch.float32)
                                              for m in motions]).to(self.device)
 
+        self._pack_graph(motions)
+
+        self.object_meshes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        """object name → (vertices [V,3], faces [F,3]) of the first clip using it (object frame)."""
+        for m, o in zip(motions, self.object_names):
+            self.object_meshes.setdefault(o, (np.asarray(m.obj_vertices), np.asarray(m.obj_faces)))
+        cache: dict[str, np.ndarray] = {}
+        pts = [self._surface(m, num_surface_points, surface_seed, cache) for m in motions]
+        self.obj_points = torch.as_tensor(np.stack(pts), dtype=torch.float32, device=self.device)
+        self.data["ig_vec"] = self._ig_vectors()
+
+    # ------------------------------------------------------------------ construction helpers
+    def _pack_graph(self, motions: Sequence[HOIMotion]) -> None:
+        """Interaction-graph edges padded to ``max_edges`` per clip: ig_body [M,K], ig_body_offset [M,K,3],
+        ig_obj_point [M,K,3], and ``data["ig_active"]`` [sumT,K]."""
         k_max = max(1, max(int(m.ig_body.shape[0]) for m in motions))
         self.max_edges = k_max
         ig_body = torch.zeros(self.num_motions, k_max, dtype=torch.long)
@@ -145,16 +160,6 @@ class MotionLibrary:
         self.ig_body, self.ig_body_offset = ig_body.to(self.device), ig_off.to(self.device)
         self.ig_obj_point, self.data["ig_active"] = ig_pt.to(self.device), ig_active.to(self.device)
 
-        self.object_meshes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        """object name → (vertices [V,3], faces [F,3]) of the first clip using it (object frame)."""
-        for m, o in zip(motions, self.object_names):
-            self.object_meshes.setdefault(o, (np.asarray(m.obj_vertices), np.asarray(m.obj_faces)))
-        cache: dict[str, np.ndarray] = {}
-        pts = [self._surface(m, num_surface_points, surface_seed, cache) for m in motions]
-        self.obj_points = torch.as_tensor(np.stack(pts), dtype=torch.float32, device=self.device)
-        self.data["ig_vec"] = self._ig_vectors()
-
-    # ------------------------------------------------------------------ construction helpers
     @staticmethod
     def _surface(m: HOIMotion, count: int, seed: int, cache: dict[str, np.ndarray]) -> np.ndarray:
         from hoi_sim.objects.mesh import surface_points
