@@ -21,10 +21,11 @@ from hoi_sim import skeleton as sk
 from hoi_sim.envs import terminations as term
 from hoi_sim.envs.actions import ActionMap
 from hoi_sim.envs.config import EnvCfg
-from hoi_sim.envs.observations import BLOCK_SIZE, TeacherObservation, nearest_surface_vec
+from hoi_sim.envs.observations import BLOCK_SIZE, TeacherObservation
 from hoi_sim.envs.psi import PhysicalStateBuffer
 from hoi_sim.errors import InputError
 from hoi_sim.motions.library import MotionLibrary, MotionState
+from hoi_sim.objects.nearest import nearest_surface_vec
 from hoi_sim.rewards import RewardContext, RewardSet, load_reward_set
 from hoi_sim.sim.base import SimBackend, SimState
 

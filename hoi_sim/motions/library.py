@@ -26,6 +26,7 @@ from hoi_sim import rotations as rot
 from hoi_sim.errors import InputError
 from hoi_sim.motions.object_kind import object_motion_kind
 from hoi_sim.motions.schema import HOIMotion
+from hoi_sim.objects.nearest import nearest_surface_vec
 from hoi_sim.sim.base import ResetState
 from hoi_sim.skeleton import NUM_BODIES, NUM_DOFS
 
@@ -71,14 +72,6 @@ class MotionState:
     def reset_state(self) -> ResetState:
         """The humanoid and object part as a backend ``ResetState``."""
         return ResetState(**{f.name: getattr(self, f.name) for f in fields(ResetState)})
-
-
-def _nearest_surface_vec(body_pos: torch.Tensor, points_world: torch.Tensor) -> torch.Tensor:
-    """[T,52,3], [T,P,3] → [T,52,3] body − nearest point."""
-    d = torch.cdist(body_pos, points_world)
-    idx = d.argmin(-1)
-    nearest = torch.gather(points_world, 1, idx[..., None].expand(idx.shape + (3,)))
-    return body_pos - nearest
 
 
 class MotionLibrary:
@@ -178,9 +171,8 @@ class MotionLibrary:
         out = torch.empty_like(self.data["body_pos"])
         for s in range(0, out.shape[0], chunk):
             sl = slice(s, s + chunk)
-            q = self.data["obj_quat"][sl][:, None].expand(-1, self.obj_points.shape[1], -1)
-            pw = rot.quat_rotate(q, self.obj_points[clip[sl]]) + self.data["obj_pos"][sl][:, None]
-            out[sl] = _nearest_surface_vec(self.data["body_pos"][sl], pw)
+            out[sl] = nearest_surface_vec(self.data["body_pos"][sl], self.data["obj_pos"][sl],
+                                          rot.quat_to_matrix(self.data["obj_quat"][sl]), self.obj_points[clip[sl]])
         return out
 
     # ------------------------------------------------------------------ sampling

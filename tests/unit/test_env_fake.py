@@ -248,7 +248,7 @@ def test_config_from_yaml_and_errors(tmp_path) -> None:
 
 def test_nearest_surface_vec_matches_brute_force() -> None:
     from hoi_sim import rotations as rot
-    from hoi_sim.envs.observations import nearest_surface_vec
+    from hoi_sim.objects.nearest import nearest_surface_vec
 
     g = torch.Generator().manual_seed(0)
     body = torch.rand(3, 52, 3, generator=g) * 2 - 1

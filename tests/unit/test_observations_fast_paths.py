@@ -7,8 +7,9 @@ import torch
 
 from hoi_sim import rotations as rot
 from hoi_sim import skeleton as sk
-from hoi_sim.envs.observations import BLOCK_SIZE, TeacherObservation, nearest_surface_vec
+from hoi_sim.envs.observations import BLOCK_SIZE, TeacherObservation
 from hoi_sim.motions.library import MotionState
+from hoi_sim.objects.nearest import nearest_surface_vec
 
 
 def _plain_nearest(body_pos: torch.Tensor, obj_pos: torch.Tensor, obj_rot: torch.Tensor,
