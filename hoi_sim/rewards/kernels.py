@@ -63,26 +63,6 @@ the edge's object point), ``joint`` (the paper's wording: the joint position) or
 the keypoint's body-frame offset)."""
 
 
-def nearest_body_surface(points: torch.Tensor, body_pos: torch.Tensor, body_quat: torch.Tensor,
-                         ig_body: torch.Tensor, geoms: torch.Tensor | None = None, active: torch.Tensor | None = None
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nearest point of body ``ig_body[n, k]``'s collision geom (a solid sphere, capsule or box) to ``points[n, k]``.
-
-    Args:
-        points: [N, K, 3] world query points (m), e.g. the object ends of the edges.
-        body_pos: [N, 52, 3] world body positions (m); body_quat: [N, 52, 4] wxyz.
-        ig_body: [N, K] long body index per edge.
-        geoms: [N, 52, W] or [52, W] geom tables (``humanoid.geoms.geom_table``) of the posed skeleton; None =
-            each queried body's geom derived from the pose (bone-scaled as the sim builds it, exact for rigid bodies).
-        active: optional [N, K] bool: compute only these edges (the others return the body origin, distance 0).
-
-    Returns:
-        (nearest [N, K, 3] world m — on the geom's surface, or the query point itself when it lies inside the geom;
-        distance [N, K] m ≥ 0).
-    """
-    return hg.nearest_on_posed_body(points, body_pos, body_quat, ig_body, geoms, active)
-
-
 def graph_points_human(body_pos: torch.Tensor, body_quat: torch.Tensor, ig_body: torch.Tensor,
                        ig_body_offset: torch.Tensor, form: str = "surface", obj_points: torch.Tensor | None = None,
                        geoms: torch.Tensor | None = None, active: torch.Tensor | None = None) -> torch.Tensor:
@@ -95,7 +75,7 @@ def graph_points_human(body_pos: torch.Tensor, body_quat: torch.Tensor, ig_body:
             object point ``obj_points``), "joint" (the joint position) or "keypoint" (joint + R_body · offset).
         obj_points: [N, K, 3] world object ends (:func:`graph_points_object`); needed by "surface".
         geoms: [N, 52, W] or [52, W] geom tables of the posed skeleton for "surface"; None = each queried body's geom
-            derived from the pose (:func:`nearest_body_surface`).
+            derived from the pose (``humanoid.geoms.nearest_on_posed_body``).
         active: optional [N, K] bool for "surface": only these edges are computed (the others get the joint).
 
     Returns:
@@ -104,7 +84,7 @@ def graph_points_human(body_pos: torch.Tensor, body_quat: torch.Tensor, ig_body:
     if form == "surface":
         if obj_points is None:
             raise ValueError("form 'surface' needs the edges' object points")
-        return nearest_body_surface(obj_points, body_pos, body_quat, ig_body, geoms, active)[0]
+        return hg.nearest_on_posed_body(obj_points, body_pos, body_quat, ig_body, geoms, active)[0]
     idx = ig_body.clamp_min(0)
     p = torch.gather(body_pos, 1, idx[..., None].expand(idx.shape + (3,)))
     if form == "joint":

@@ -106,11 +106,11 @@ def test_surface_point_of_a_reference_in_contact_is_at_zero_distance() -> None:
                 + rot.quat_rotate(torch.gather(bq, 1, idx.expand(-1, -1, 4)), p.expand(bp.shape[0], -1, -1)))
 
     for table in (None, hg.geom_table(offsets)):
-        _, on = k.nearest_body_surface(world(local), bp, bq, ig_body, table)
+        _, on = hg.nearest_on_posed_body(world(local), bp, bq, ig_body, table)
         assert on.max().item() < 1e-3
-        _, out = k.nearest_body_surface(world(local + 0.02 * normal), bp, bq, ig_body, table)
+        _, out = hg.nearest_on_posed_body(world(local + 0.02 * normal), bp, bq, ig_body, table)
         assert torch.allclose(out, torch.full_like(out, 0.02), atol=1e-5)
-        _, inside = k.nearest_body_surface(world(local - 0.004 * normal), bp, bq, ig_body, table)
+        _, inside = hg.nearest_on_posed_body(world(local - 0.004 * normal), bp, bq, ig_body, table)
         assert torch.all(inside == 0)
     # the same through Eq. 6: the surface form closes the gap, the joint form measures to the joint centre
     objp = world(local + 0.02 * normal)
