@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 def _object_hulls(env: Any) -> list:
     """The env's object hulls (coacd, cached), for the ``--extras`` backend."""
-    from hoi_sim.envs.backend import object_hulls
+    from hoi_sim.objects.hulls import object_hulls
 
     name = env.lib.object_names[0]
     v, f = env.lib.object_meshes[name]

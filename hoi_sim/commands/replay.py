@@ -129,27 +129,13 @@ def reference_state(motion, t: float):
         obj_lin_vel=lerp(motion.obj_lin_vel), obj_ang_vel=lerp(motion.obj_ang_vel))
 
 
-def object_hulls(motion, cfg, collision: str = "coacd") -> list:
-    """The clip's object as convex parts: coacd (cached, ≤ Table 7 hull count) or the mesh's single convex hull."""
-    from hoi_sim.objects.hulls import ConvexHull, convex_hulls
-
-    if collision == "convex_hull":
-        from scipy.spatial import ConvexHull as QHull
-
-        v = np.asarray(motion.obj_vertices, np.float64)
-        q = QHull(v)
-        return [ConvexHull(v[q.vertices], np.searchsorted(q.vertices, q.simplices).astype(np.int32))]
-    if collision != "coacd":
-        raise InputError(f"collision must be one of {COLLISION_MODES}, got {collision!r}")
-    return convex_hulls(motion.obj_vertices, motion.obj_faces, max_hulls=cfg.object_max_convex_hulls,
-                        name=str(motion.meta.get("object_name", motion.name)))
-
-
 def _backend(motion, cfg, collision: str = "coacd"):
     from hoi_sim.motions.object_kind import object_motion_kind
+    from hoi_sim.objects.hulls import object_hulls
     from hoi_sim.sim.mujoco import MujocoBackend
 
-    hulls = object_hulls(motion, cfg, collision)
+    hulls = object_hulls(motion.obj_vertices, motion.obj_faces, collision,
+                         str(motion.meta.get("object_name", motion.name)), max_hulls=cfg.object_max_convex_hulls)
     return MujocoBackend(1, offsets=motion.skeleton_offsets, hulls=hulls, cfg=cfg, nthread=1, log_mapping=False,
                          motion_mass_mode=object_motion_kind(motion))
 

@@ -4,37 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from hoi_sim.envs.config import EnvCfg
 from hoi_sim.errors import InputError
 from hoi_sim.motions.library import MotionLibrary
+from hoi_sim.objects.hulls import object_hulls
 from hoi_sim.sim import SimBackend, make_backend
-
-OBJECT_COLLISION = ("coacd", "convex_hull", "bbox")
-
-
-def object_hulls(vertices: np.ndarray, faces: np.ndarray, mode: str = "coacd", name: str = "object") -> list:
-    """Collision parts of an object mesh (object frame).
-
-    mode: ``coacd`` (cached convex decomposition, Table 7; ~30 s the first time), ``convex_hull`` (one hull of the
-    whole mesh, trimesh; instant, for tests and quick runs) or ``bbox`` (its axis-aligned bounding box).
-    """
-    from hoi_sim.objects.hulls import ConvexHull, box_hull, convex_hulls
-
-    if mode == "coacd":
-        return convex_hulls(vertices, faces, name=name)
-    if mode == "convex_hull":
-        import trimesh
-
-        hull = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces), process=False).convex_hull
-        return [ConvexHull(np.asarray(hull.vertices, np.float64), np.asarray(hull.faces, np.int32))]
-    if mode == "bbox":
-        v = np.asarray(vertices, np.float64)
-        hull = box_hull(0.5 * (v.max(0) - v.min(0)))
-        centre = 0.5 * (v.max(0) + v.min(0))
-        return [ConvexHull(np.asarray(hull.vertices) + centre, np.asarray(hull.faces))]
-    raise InputError(f"object_collision must be one of {OBJECT_COLLISION}, got {mode!r}")
 
 
 def make_env_backend(cfg: EnvCfg, library: MotionLibrary, **overrides: Any) -> SimBackend:

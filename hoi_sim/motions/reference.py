@@ -8,13 +8,13 @@ from hoi_sim.motions import grounding, penetration
 from hoi_sim.motions.grounding import GroundingConfig
 from hoi_sim.motions.penetration_geometry import PenetrationConfig
 from hoi_sim.motions.schema import HOIMotion
-from hoi_sim.objects.hulls import convex_hulls
+from hoi_sim.objects.hulls import object_hulls
 
 
 def object_hulls_of(motion: HOIMotion) -> list:
     """The object's convex parts as the simulator builds them by default (coacd, ``objects.hulls`` defaults:
     Table 7's 64 hulls; cached on disk by mesh hash, ~30 s per new mesh)."""
-    return convex_hulls(motion.obj_vertices, motion.obj_faces, name=str(motion.meta.get("object_name", motion.name)))
+    return object_hulls(motion.obj_vertices, motion.obj_faces, name=str(motion.meta.get("object_name", motion.name)))
 
 
 def prepare_reference(motion: HOIMotion, *, ground: bool = True, fix_penetration: bool = True,

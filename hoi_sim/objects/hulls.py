@@ -158,6 +158,33 @@ def convex_hulls(vertices: np.ndarray, faces: np.ndarray, *, max_hulls: int = MA
     return hulls
 
 
+OBJECT_COLLISION = ("coacd", "convex_hull", "bbox")
+"""How an object becomes collision parts (:func:`object_hulls`)."""
+
+
+def object_hulls(vertices: np.ndarray, faces: np.ndarray, mode: str = "coacd", name: str = "object",
+                 max_hulls: int = MAX_HULLS) -> list[ConvexHull]:
+    """Collision parts of an object mesh (object frame), as the simulator builds them.
+
+    mode: ``coacd`` (:func:`convex_hulls`: cached convex decomposition into ≤ ``max_hulls`` parts, Table 7; ~30 s
+    the first time), ``convex_hull`` (one hull of the whole mesh, trimesh; instant, for tests and quick runs) or
+    ``bbox`` (its axis-aligned bounding box). ``name`` is for log messages.
+    """
+    if mode == "coacd":
+        return convex_hulls(vertices, faces, max_hulls=max_hulls, name=name)
+    if mode == "convex_hull":
+        import trimesh
+
+        hull = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces), process=False).convex_hull
+        return [ConvexHull(np.asarray(hull.vertices, np.float64), np.asarray(hull.faces, np.int32))]
+    if mode == "bbox":
+        v = np.asarray(vertices, np.float64)
+        hull = box_hull(0.5 * (v.max(0) - v.min(0)))
+        centre = 0.5 * (v.max(0) + v.min(0))
+        return [ConvexHull(np.asarray(hull.vertices) + centre, np.asarray(hull.faces))]
+    raise InputError(f"object_collision must be one of {OBJECT_COLLISION}, got {mode!r}")
+
+
 def cached_hulls_path(vertices: np.ndarray, faces: np.ndarray, **params: float) -> Path:
     """Where ``convex_hulls`` with these parameters caches its result (exists or not)."""
     return cache_dir() / f"{hull_key(vertices, faces, **params)}.npz"  # type: ignore[arg-type]
