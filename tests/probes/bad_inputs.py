@@ -6,7 +6,7 @@ Feeds crafted bad inputs to validate, convert, train, replay, render, eval, solv
 * says why on one error line that names the file or the field at fault (no traceback),
 * leaves every file that existed before unchanged and writes nothing new.
 
-    python tests/probes/bad_inputs.py [--fast] [--subprocess] [-k SUBSTRING] [-v]
+    python tests/probes/bad_inputs.py [--fast] [--subprocess] [-k SUBSTRING[,SUBSTRING...]] [-v]
 
 ``--fast``: only the probes that need no synthetic session (what the test suite runs); ``--subprocess``: each
 probe in a fresh ``python -m hoi_sim.cli`` (default: in this process, much faster). Prints one line per probe and
@@ -517,8 +517,11 @@ def check(p: Probe, sb: Path, in_process: bool) -> Outcome:
     t0 = time.perf_counter()
     sb.mkdir(parents=True)
     with contextlib.ExitStack() as stack:
-        with contextlib.redirect_stdout(io.StringIO()):  # rl-games prints while a network is built
-            argv = p.setup(sb, stack)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # rl-games prints while a network is built
+                argv = p.setup(sb, stack)
+        except Exception as exc:  # noqa: BLE001 - a probe that cannot be set up fails, the others still run
+            return Outcome(p, False, f"setup failed: {type(exc).__name__}: {exc}", time.perf_counter() - t0)
         before = snapshot(sb)
         rc, out, err = run_cli(argv, in_process)
         after = snapshot(sb)
@@ -556,7 +559,8 @@ def run_probes(*, fast: bool = False, in_process: bool = True, select: str | Non
     Session.path = None
     outcomes = []
     try:
-        chosen = [p for p in PROBES if (not fast or p.fast) and (not select or select in p.name)]
+        keys = [k for k in (select or "").split(",") if k]
+        chosen = [p for p in PROBES if (not fast or p.fast) and (not keys or any(k in p.name for k in keys))]
         for i, p in enumerate(chosen):
             o = check(p, base / f"probe{i:02d}", in_process)
             outcomes.append(o)
@@ -575,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fast", action="store_true", help="only the probes the test suite runs")
     ap.add_argument("--subprocess", action="store_true", help="each probe in a fresh python -m hoi_sim.cli")
-    ap.add_argument("-k", dest="select", help="only probes whose name holds this")
+    ap.add_argument("-k", dest="select", help="only probes whose name holds one of these (comma-separated)")
     ap.add_argument("-v", "--verbose", action="store_true", help="one line per probe, passed ones too")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
