@@ -36,7 +36,6 @@ from hoi_sim.train.checkpoint import load_checkpoint, resume_checkpoint
 from hoi_sim.train.config import ALGO_NAME, resolve_device, rlgames_params
 from hoi_sim.train.job import CONFIG_NAME, TrainJob, build_library, check_one_body, clips_of, env_config, write_reward
 from hoi_sim.train.run_folder import check_out_dir, ensure_unlocked, run_lock, truncate_progress
-from hoi_sim.train.vecenv import register_env
 
 
 @dataclass
@@ -118,6 +117,7 @@ def _train(job: TrainJob, run: Path, clips: list, ckpt: Path | None, resumed: di
            make_evaluator: MakeEvaluator | None = None) -> TrainResult:
     from rl_games.torch_runner import Runner
 
+    from hoi_sim.envs.adapters import register_rlgames
     from hoi_sim.envs.factory import make_env
 
     nn_dir = run / "nn"
@@ -129,7 +129,7 @@ def _train(job: TrainJob, run: Path, clips: list, ckpt: Path | None, resumed: di
     library = build_library(clips, job.motions.objects_dir, ecfg.device)
     env = make_env(ecfg, library)
     name = f"hoi_sim_{os.getpid()}_{next(_counter)}"
-    register_env(name, env, device)
+    register_rlgames(name, lambda **kw: env, device)  # the built env, wrapped by envs.adapters.RlGamesVecEnv
     register_networks()
     params = rlgames_params(job.ppo, env_name=name, num_envs=env.num_envs, seed=job.seed, run_dir=run,
                             device=device)
