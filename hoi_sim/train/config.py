@@ -103,26 +103,11 @@ NETWORK_NAME = "hoi_actor_critic"
 ALGO_NAME = "hoi_a2c_continuous"
 
 
-def rlgames_params(ppo: PPOConfig, *, env_name: str, num_envs: int, seed: int, run_dir: str | Path,
-                   device: str, env_config: dict[str, Any] | None = None, name: str = "hoi") -> dict[str, Any]:
-    """The ``params`` dict of rl-games' ``Runner.load`` (the ``params:`` block of its YAML files).
-
-    Checkpoints go to ``run_dir/nn`` and TensorBoard summaries to ``run_dir/summaries``.
-    """
-    run_dir = Path(run_dir).resolve()
+def _ppo_entries(ppo: PPOConfig, num_envs: int, device: str) -> dict[str, Any]:
+    """The optimisation part of rl-games' ``config`` block (PPO, normalisation, bounds loss, compile)."""
     batch = ppo.horizon_length * num_envs
     compile_ = ppo.torch_compile if ppo.torch_compile is not None else device.startswith("cuda")
-    config: dict[str, Any] = {
-        "name": name,
-        "full_experiment_name": run_dir.name,
-        "train_dir": str(run_dir.parent),
-        "env_name": env_name,
-        "env_config": dict(env_config or {}),
-        "device": device,
-        "device_name": device,
-        "multi_gpu": False,
-        "ppo": True,
-        "mixed_precision": False,
+    return {
         "normalize_input": ppo.normalize_input,
         "normalize_value": ppo.normalize_value,
         "normalize_advantage": ppo.normalize_advantage,
@@ -157,7 +142,11 @@ def rlgames_params(ppo: PPOConfig, *, env_name: str, num_envs: int, seed: int, r
         "seq_length": 4,
         "use_diagnostics": False,
     }
-    network = {
+
+
+def _network_params(ppo: PPOConfig) -> dict[str, Any]:
+    """rl-games' ``network`` block: our actor-critic with separate MLPs and a fixed (or learnt) log-σ."""
+    return {
         "name": NETWORK_NAME,
         "separate": True,
         "space": {"continuous": {
@@ -170,11 +159,33 @@ def rlgames_params(ppo: PPOConfig, *, env_name: str, num_envs: int, seed: int, r
         "mlp": {"units": list(ppo.units), "activation": ppo.activation, "d2rl": False,
                 "initializer": {"name": "default"}, "regularizer": {"name": "None"}},
     }
+
+
+def rlgames_params(ppo: PPOConfig, *, env_name: str, num_envs: int, seed: int, run_dir: str | Path,
+                   device: str, env_config: dict[str, Any] | None = None, name: str = "hoi") -> dict[str, Any]:
+    """The ``params`` dict of rl-games' ``Runner.load`` (the ``params:`` block of its YAML files).
+
+    Checkpoints go to ``run_dir/nn`` and TensorBoard summaries to ``run_dir/summaries``.
+    """
+    run_dir = Path(run_dir).resolve()
+    config: dict[str, Any] = {
+        "name": name,
+        "full_experiment_name": run_dir.name,
+        "train_dir": str(run_dir.parent),
+        "env_name": env_name,
+        "env_config": dict(env_config or {}),
+        "device": device,
+        "device_name": device,
+        "multi_gpu": False,
+        "ppo": True,
+        "mixed_precision": False,
+        **_ppo_entries(ppo, num_envs, device),
+    }
     return {
         "seed": int(seed),
         "torch_threads": int(ppo.torch_threads),
         "algo": {"name": ALGO_NAME},
         "model": {"name": "continuous_a2c_logstd"},
-        "network": network,
+        "network": _network_params(ppo),
         "config": config,
     }
