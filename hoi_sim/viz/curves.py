@@ -74,6 +74,57 @@ def _label(run: str | os.PathLike) -> str:
     return p.resolve().name or str(p)
 
 
+def _labels(runs: Sequence[str | os.PathLike]) -> list[str]:
+    """One label per run: its folder name, or parent/name when names repeat (several ``…/<name>/run`` folders)."""
+    labels = [_label(r) for r in runs]
+    if len(set(labels)) < len(labels):
+        dirs = [Path(r).parent if Path(r).name == PROGRESS else Path(r) for r in runs]
+        labels = [f"{d.resolve().parent.name}/{lab}" for d, lab in zip(dirs, labels)]
+    return labels
+
+
+def _plot_run(axes: dict, label: str, cols: dict[str, np.ndarray], x: str, color: str, has: dict[str, bool]) -> None:
+    """One run's lines on the panels; ``has`` records which optional panels got data."""
+    xs = cols[x]
+    axes["rew"].plot(xs, cols["mean_reward"], color=color, label=label)
+    if "mean_episode_s" in cols and np.isfinite(cols["mean_episode_s"]).any():
+        axes["len"].plot(xs, cols["mean_episode_s"], color=color, label=label)
+        has["len"] = True
+    if "mean_episode_clip_frac" in cols and np.isfinite(cols["mean_episode_clip_frac"]).any():
+        axes["frac"].plot(xs, cols["mean_episode_clip_frac"], color=color, linestyle="--", alpha=0.7)
+        has["frac"] = True
+    if "eval_mpjpe_mm" in cols:
+        ok = np.isfinite(cols["eval_mpjpe_mm"])
+        if ok.any():
+            axes["eval"].plot(xs[ok], cols["eval_mpjpe_mm"][ok], color=color, marker="o", markersize=4, label=label)
+            has["eval"] = True
+    if "fps" in cols and np.isfinite(cols["fps"]).any():
+        axes["fps"].plot(xs, cols["fps"], color=color, label=label)
+        has["fps"] = True
+
+
+def _decorate(axes: dict, has: dict[str, bool], x: str) -> None:
+    """Titles, axis labels, grids and "no data" notes of the four panels."""
+    axes["rew"].set_title("mean episode reward", fontsize=10)
+    axes["len"].set_title("mean episode length: s (solid), clip fraction (dashed)", fontsize=10)
+    axes["len"].set_ylabel("s")
+    axes["frac"].set_ylabel("fraction of clip")
+    if has["frac"]:
+        axes["frac"].set_ylim(0.0, max(1.05, axes["frac"].get_ylim()[1]))
+    axes["eval"].set_title("eval MPJPE (mm, deterministic rollout from frame 0)", fontsize=10)
+    axes["eval"].set_ylabel("mm")
+    axes["fps"].set_title("throughput (samples/s)", fontsize=10)
+    for key in ("len", "eval", "fps"):
+        if not has[key] and not (key == "len" and has["frac"]):
+            axes[key].text(0.5, 0.5, "no data", ha="center", va="center", transform=axes[key].transAxes,
+                           color="gray")
+    for key in ("rew", "len", "eval", "fps"):
+        axes[key].set_xlabel(X_COLUMNS[x])
+        axes[key].grid(True, alpha=0.3)
+        axes[key].tick_params(labelsize=8)
+    axes["frac"].tick_params(labelsize=8)
+
+
 def plot_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike | None = None, x: str = "epoch") -> Path:
     """Draw the learning curves of ``runs`` (run folders) into a PNG, written atomically.
 
@@ -89,12 +140,8 @@ def plot_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike | None =
         raise InputError("no run folder given")
     if x not in X_COLUMNS:
         raise InputError(f"x must be one of {sorted(X_COLUMNS)}, got {x!r}")
-    labels = [_label(r) for r in runs]
-    if len(set(labels)) < len(labels):  # e.g. several `…/<name>/run` folders: label them by their parent too
-        dirs = [Path(r).parent if Path(r).name == PROGRESS else Path(r) for r in runs]
-        labels = [f"{d.resolve().parent.name}/{lab}" for d, lab in zip(dirs, labels)]
     data = [(lab, read_progress(r, required=tuple(dict.fromkeys(("epoch", x, *REQUIRED)))))
-            for lab, r in zip(labels, runs)]
+            for lab, r in zip(_labels(runs), runs)]
     first = Path(runs[0])
     out_path = Path(out) if out is not None else (first.parent if first.name == PROGRESS else first) / "curves.png"
 
@@ -103,47 +150,15 @@ def plot_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike | None =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), squeeze=False)
-    ax_rew, ax_len, ax_eval, ax_fps = axes[0][0], axes[0][1], axes[1][0], axes[1][1]
-    ax_frac = ax_len.twinx()
+    fig, grid = plt.subplots(2, 2, figsize=(11, 7.5), squeeze=False)
+    axes = {"rew": grid[0][0], "len": grid[0][1], "eval": grid[1][0], "fps": grid[1][1]}
+    axes["frac"] = axes["len"].twinx()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     has = {"len": False, "frac": False, "eval": False, "fps": False}
     for i, (label, cols) in enumerate(data):
-        c = colors[i % len(colors)]
-        xs = cols[x]
-        ax_rew.plot(xs, cols["mean_reward"], color=c, label=label)
-        if "mean_episode_s" in cols and np.isfinite(cols["mean_episode_s"]).any():
-            ax_len.plot(xs, cols["mean_episode_s"], color=c, label=label)
-            has["len"] = True
-        if "mean_episode_clip_frac" in cols and np.isfinite(cols["mean_episode_clip_frac"]).any():
-            ax_frac.plot(xs, cols["mean_episode_clip_frac"], color=c, linestyle="--", alpha=0.7)
-            has["frac"] = True
-        if "eval_mpjpe_mm" in cols:
-            ok = np.isfinite(cols["eval_mpjpe_mm"])
-            if ok.any():
-                ax_eval.plot(xs[ok], cols["eval_mpjpe_mm"][ok], color=c, marker="o", markersize=4, label=label)
-                has["eval"] = True
-        if "fps" in cols and np.isfinite(cols["fps"]).any():
-            ax_fps.plot(xs, cols["fps"], color=c, label=label)
-            has["fps"] = True
-    ax_rew.set_title("mean episode reward", fontsize=10)
-    ax_len.set_title("mean episode length: s (solid), clip fraction (dashed)", fontsize=10)
-    ax_len.set_ylabel("s")
-    ax_frac.set_ylabel("fraction of clip")
-    if has["frac"]:
-        ax_frac.set_ylim(0.0, max(1.05, ax_frac.get_ylim()[1]))
-    ax_eval.set_title("eval MPJPE (mm, deterministic rollout from frame 0)", fontsize=10)
-    ax_eval.set_ylabel("mm")
-    ax_fps.set_title("throughput (samples/s)", fontsize=10)
-    for ax, key in ((ax_len, "len"), (ax_eval, "eval"), (ax_fps, "fps")):
-        if not has[key] and not (key == "len" and has["frac"]):
-            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="gray")
-    for ax in (ax_rew, ax_len, ax_eval, ax_fps):
-        ax.set_xlabel(X_COLUMNS[x])
-        ax.grid(True, alpha=0.3)
-        ax.tick_params(labelsize=8)
-    ax_frac.tick_params(labelsize=8)
-    handles, labels = ax_rew.get_legend_handles_labels()
+        _plot_run(axes, label, cols, x, colors[i % len(colors)], has)
+    _decorate(axes, has, x)
+    handles, labels = axes["rew"].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.04 * math.ceil(len(labels) / 4)))
     with atomic_path(out_path, suffix=".png") as tmp:
