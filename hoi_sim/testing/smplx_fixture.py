@@ -139,12 +139,31 @@ def _shapedirs(v: np.ndarray, pelvis: np.ndarray, num_betas: int, seed: int) -> 
     return dirs
 
 
+def _fill_body_surface(v: np.ndarray, vjoint: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Put the neutral humanoid's collision geoms, as closed meshes at rest, on the ``free`` vertex slots of ``v``
+    [V,3] (SMPL-X frame) and ``vjoint`` [V] (in place; unused slots repeat mesh vertices); returns the faces."""
+    ref = neutral()
+    pos_h = humanoid_rest_positions()
+    mesh_v, mesh_j, mesh_f, n = [], [], [], 0
+    for b in range(NUM_BODIES):
+        for g in ref.geoms[b]:
+            gv, gf = _geom_mesh(g)
+            mesh_v.append(gv + pos_h[b])
+            mesh_j.append(np.full(len(gv), SMPLX_JOINT_IDS[b]))
+            mesh_f.append(gf + n)
+            n += len(gv)
+    if n > len(free):
+        raise RuntimeError(f"fixture meshes need {n} vertices, only {len(free)} free")
+    fill = np.arange(len(free)) % n
+    v[free] = _to_smplx(np.concatenate(mesh_v))[fill]
+    vjoint[free] = np.concatenate(mesh_j)[fill]
+    return free[np.concatenate(mesh_f)]
+
+
 def build_smplx_fixture_arrays(num_betas: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
     """The arrays of the fixture file (see the module docstring); ``num_betas`` ≥ 20 shapedirs columns."""
     if num_betas < 20:
         raise ValueError(f"num_betas must be >= 20 (10 shape + 10 expression for smplx), got {num_betas}")
-    ref = neutral()
-    pos_h = humanoid_rest_positions()
     joints = fixture_rest_joints()
     v = np.zeros((NUM_VERTICES, 3))
     vjoint = np.zeros(NUM_VERTICES, dtype=np.int64)  # SMPL-X joint each vertex is skinned to
@@ -162,22 +181,7 @@ def build_smplx_fixture_arrays(num_betas: int = 20, seed: int = 0) -> dict[str, 
             reserved.add(int(vid))
 
     free = np.array([i for i in range(NUM_VERTICES) if i not in reserved])
-    mesh_v, mesh_j, mesh_f, n = [], [], [], 0
-    for b in range(NUM_BODIES):
-        for g in ref.geoms[b]:
-            gv, gf = _geom_mesh(g)
-            mesh_v.append(gv + pos_h[b])
-            mesh_j.append(np.full(len(gv), SMPLX_JOINT_IDS[b]))
-            mesh_f.append(gf + n)
-            n += len(gv)
-    mv = _to_smplx(np.concatenate(mesh_v))
-    mj = np.concatenate(mesh_j)
-    if n > len(free):
-        raise RuntimeError(f"fixture meshes need {n} vertices, only {len(free)} free")
-    fill = np.arange(len(free)) % n  # unused slots repeat mesh vertices
-    v[free] = mv[fill]
-    vjoint[free] = mj[fill]
-    faces = free[np.concatenate(mesh_f)]
+    faces = _fill_body_surface(v, vjoint, free)
 
     j_regressor = np.zeros((NUM_JOINTS, NUM_VERTICES), dtype=np.float32)
     j_regressor[np.arange(NUM_JOINTS), JOINT_VERTEX_BASE + np.arange(NUM_JOINTS)] = 1.0
