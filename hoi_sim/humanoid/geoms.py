@@ -1,4 +1,5 @@
-"""The humanoid's collision primitives as tensors, and the closed-form nearest point on them (engine-free).
+"""The humanoid's collision geoms on any skeleton (:func:`scaled_geoms`), as tensors, and the closed-form nearest
+point on them (engine-free).
 
 Every body of the 52-body humanoid owns one collision geom (sphere, capsule or box; ``skeleton.neutral().geoms``).
 A **geom table** holds one row of ``TABLE_WIDTH`` floats per body, in the body's frame (m):
