@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from hoi_sim.errors import InputError
 from hoi_sim.humanoid.geoms import scaled_geoms
-from hoi_sim.motions.schema import HOIMotion
+from hoi_sim.motions.schema import HOIMotion, provenance_report, record_provenance
 from hoi_sim.skeleton import BODY_INDEX, NUM_BODIES, GeomSpec
 
 SIDES = ("L", "R")
@@ -342,16 +342,10 @@ def ground_motion(motion: HOIMotion, cfg: GroundingConfig | None = None) -> tupl
         obj_low_before_m=None if obj_low is None else float(obj_low.min()),
         obj_low_after_m=None if obj_low is None else float((obj_low + total).min()))
     out = shift_motion(motion, total if cfg.per_frame else dz)
-    prov = dict(out.meta.get("provenance") or {})
-    prov["grounding"] = {**report.as_dict(), "config": asdict(cfg)}
-    out.meta["provenance"] = prov
+    record_provenance(out, "grounding", report, cfg)
     return out, report
 
 
 def report_of(motion: HOIMotion) -> GroundingReport | None:
     """The :class:`GroundingReport` stored in ``motion.meta["provenance"]["grounding"]`` (None when not grounded)."""
-    stored = (motion.meta.get("provenance") or {}).get("grounding")
-    if not isinstance(stored, dict):
-        return None
-    names = {f.name for f in fields(GroundingReport)}
-    return GroundingReport(**{k: v for k, v in stored.items() if k in names})
+    return provenance_report(motion, "grounding", GroundingReport)

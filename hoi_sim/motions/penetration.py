@@ -56,7 +56,7 @@ from hoi_sim.motions.penetration_geometry import (
     object_floor_depth,
     smooth_keep_size,
 )
-from hoi_sim.motions.schema import HOIMotion
+from hoi_sim.motions.schema import HOIMotion, provenance_report, record_provenance
 from hoi_sim.motions.velocity import compute_velocities
 from hoi_sim.skeleton import BODY_INDEX, BODY_NAMES, HANDS, NUM_BODIES, PARENTS, body_ids
 
@@ -238,9 +238,7 @@ def _corrected(motion: HOIMotion, clip: _Clip, report: PenetrationReport, cfg: P
                              obj_quat=out.obj_quat)
     for name, value in vel.items():
         setattr(out, name, value.astype(getattr(motion, name).dtype))
-    prov = dict(out.meta.get("provenance") or {})
-    prov["penetration"] = {**report.as_dict(), "config": asdict(cfg)}
-    out.meta["provenance"] = prov
+    record_provenance(out, "penetration", report, cfg)
     return out
 
 
@@ -281,10 +279,4 @@ def resolve_penetration(motion: HOIMotion, hulls: list,
 
 def report_of(motion: HOIMotion) -> PenetrationReport | None:
     """The :class:`PenetrationReport` in ``motion.meta["provenance"]["penetration"]`` (None when not run)."""
-    from dataclasses import fields
-
-    stored = (motion.meta.get("provenance") or {}).get("penetration")
-    if not isinstance(stored, dict):
-        return None
-    names = {f.name for f in fields(PenetrationReport)}
-    return PenetrationReport(**{k: v for k, v in stored.items() if k in names})
+    return provenance_report(motion, "penetration", PenetrationReport)

@@ -6,12 +6,15 @@ T = frames, K = interaction-graph edges, V/F = object mesh vertices/faces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
+from typing import Any, TypeVar
 
 import numpy as np
 
 from hoi_sim.errors import InputError
 from hoi_sim.skeleton import NUM_BODIES, NUM_DOFS
+
+_Report = TypeVar("_Report")
 
 SCHEMA_VERSION = 1
 KIND = "hoi_motion"
@@ -138,3 +141,20 @@ def make_motion(meta: dict, *, root_pos: np.ndarray, root_quat: np.ndarray, dof_
     arrays = {k: np.array(arrays[k], dtype=ARRAY_SPECS[k][1], order="C", copy=True) for k in ARRAY_NAMES}
     return HOIMotion(meta=dict(meta), **arrays)
 
+
+def record_provenance(motion: HOIMotion, step: str, report: Any, cfg: Any) -> None:
+    """Store what a preparation step did, ``report.as_dict()`` and the ``cfg`` dataclass it ran with, as
+    ``motion.meta["provenance"][step]`` (the provenance dict is replaced, not changed in place)."""
+    prov = dict(motion.meta.get("provenance") or {})
+    prov[step] = {**report.as_dict(), "config": asdict(cfg)}
+    motion.meta["provenance"] = prov
+
+
+def provenance_report(motion: HOIMotion, step: str, cls: type[_Report]) -> _Report | None:
+    """The ``cls`` report stored by :func:`record_provenance` under ``step`` (None when the step did not run; keys
+    that are not fields of ``cls``, such as ``config``, are left out)."""
+    stored = (motion.meta.get("provenance") or {}).get(step)
+    if not isinstance(stored, dict):
+        return None
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in stored.items() if k in names})
