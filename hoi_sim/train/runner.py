@@ -19,6 +19,7 @@ rollout of every training clip by the ``make_evaluator`` given to :func:`train`;
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class TrainResult:
 
 
 _counter = itertools.count()
+log = logging.getLogger(__name__)
 MakeEvaluator = Callable[..., Any]
 """``make_evaluator(job, library, reward_path=...)`` -> an evaluator for ``train.eval_every``: called as
 ``evaluator(model) -> {column: value}`` (:data:`~hoi_sim.train.agent.EVAL_COLUMNS`) and closed with ``close()``."""
@@ -135,6 +137,9 @@ def _train(job: TrainJob, run: Path, clips: list, ckpt: Path | None, resumed: di
                             device=device)
     evaluator = (make_evaluator(job, library, reward_path=reward_path)
                  if make_evaluator is not None and job.ppo.eval_every > 0 else None)
+    if job.ppo.eval_every > 0 and make_evaluator is None:
+        log.warning("train.eval_every=%d but no evaluator was given to train(): progress.csv gets no eval columns "
+                    "(`hoi-sim train` passes hoi_sim.eval.periodic.PeriodicEval)", job.ppo.eval_every)
     observer = ProgressObserver(run, max_epochs=job.ppo.max_epochs, save_every=job.ppo.save_every,
                                 keep=job.ppo.keep_checkpoints, progress_every=job.ppo.progress_every,
                                 eval_every=job.ppo.eval_every, evaluator=evaluator,
