@@ -21,7 +21,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def env(omomo_clips, objects_dir) -> HOIEnv:
-    pytest.importorskip("mujoco")
     from hoi_sim.motions.intermimic import from_intermimic
 
     clip = next(p for p in omomo_clips if p.stem == "sub2_largetable_000")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -83,7 +82,6 @@ def test_penetration_and_contact_metrics_react(gt_and_sdf):
     assert m["penetration_cm"] > 3.0 and m["contact_dist_cm"] > 10.0 and m["object_trans_err_cm"] > 10.0
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hoi_sim.recon.solver") is None, reason="solver not built")
 def test_solve_improves_on_initialisation(session, tmp_path, capsys):
     out = tmp_path / "solved"
     rc = cli.main(["solve", str(session), "--config", "fast", "--set", "stage2.steps=2", "-o", str(out)])

@@ -10,9 +10,9 @@ import pytest
 
 from hoi_sim.cli import main
 
-if not (ctypes.util.find_library("EGL") or ctypes.util.find_library("OSMesa")):
-    pytest.skip("no headless GL library (libEGL or libOSMesa; `make setup` installs libosmesa6)",
-                allow_module_level=True)
+# no skip: `make setup` installs OSMesa, so a machine without a headless GL library is a set-up failure
+assert ctypes.util.find_library("EGL") or ctypes.util.find_library("OSMesa"), \
+    "no headless GL library (libEGL or libOSMesa): run `make setup`, which installs libosmesa6"
 
 
 @pytest.fixture(scope="module")

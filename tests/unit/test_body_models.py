@@ -68,7 +68,7 @@ def test_load_body_model_auto_without_file(monkeypatch: pytest.MonkeyPatch) -> N
 
 @pytest.fixture(scope="module")
 def smplx_fixture_dir(tmp_path_factory: pytest.TempPathFactory):
-    fixture = pytest.importorskip("hoi_sim.testing.smplx_fixture")
+    from hoi_sim.testing import smplx_fixture as fixture
     d = tmp_path_factory.mktemp("smplx")
     fixture.write_smplx_fixture(d)
     return d

@@ -24,7 +24,7 @@ def test_table7_rows_verbatim() -> None:
 def test_table7_rows_match_paper_text(reference_dir) -> None:
     paper = (reference_dir.parent / "seeds" / "000_2f8262f06068ee73.txt")
     if not paper.exists():
-        pytest.skip("paper text not available")
+        pytest.skip(f"needs {paper} (../shared is not beside this checkout)")
     text = paper.read_text()
     for h, v in PAPER_ROWS:
         assert f"{h}\t{v}" in text, h
