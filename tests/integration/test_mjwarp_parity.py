@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import warnings
 
+import mujoco_warp  # noqa: E402,F401  (a dev dependency: missing is a set-up failure, not a skip)
 import pytest
 import torch
-
-pytest.importorskip("mujoco_warp")
 
 from hoi_sim.errors import HoiSimError  # noqa: E402
 from hoi_sim.objects.hulls import box_hull  # noqa: E402
@@ -21,6 +20,8 @@ from hoi_sim.sim.config import SimConfig  # noqa: E402
 from hoi_sim.sim.mjwarp import ContactOverflowError, MjWarpBackend, MjWarpOptions, warp_cache_dir  # noqa: E402
 from hoi_sim.sim.mujoco import MujocoBackend  # noqa: E402
 from hoi_sim.skeleton import BODY_INDEX, DOF_NAMES, NUM_DOFS  # noqa: E402
+
+pytestmark = [pytest.mark.xdist_group("warp")]  # one worker compiles and uses the Warp kernel cache
 
 N = 3
 STEPS = 10
@@ -58,11 +59,23 @@ def pair() -> tuple[MujocoBackend, MjWarpBackend]:
     return cpu, gpu
 
 
-def _flags_agree(a: torch.Tensor, b: torch.Tensor, force: torch.Tensor, thr: float) -> torch.Tensor:
-    """Flags agree, except where the CPU backend's largest force component lies within 0.5 N of the threshold
-    (float32 vs float64 may put such a body on either side)."""
-    borderline = (force.abs().amax(-1) - thr).abs() < 0.5
-    return (a == b) | borderline
+FORCE_ABS_TOL, FORCE_REL_TOL = 0.2, 0.005
+"""Contact-force agreement (N; fraction of the largest force). Measured on this scene: ≤ 0.07 N and ≤ 0.06 %
+(float32 against float64), so the bounds have 3–8× headroom."""
+FLAG_ABS_TOL = 0.05
+"""A body's contact flag is compared when its force is further than this (N, plus FORCE_REL_TOL of the force) from
+the 0.1 N threshold: bodies without contact (0 N) and bodies pressing ≥ 0.15 N; the measured differences are far
+smaller near zero force."""
+
+
+def _flags_agree(a: torch.Tensor, b: torch.Tensor, force: torch.Tensor, thr: float) -> tuple[torch.Tensor,
+                                                                                             torch.Tensor]:
+    """(agree, compared): flags agree wherever the CPU backend's largest force component is further from the
+    threshold than the force tolerance (float32 vs float64 may put a body within it on either side); ``compared``
+    marks those bodies, so a caller can check that the comparison was not vacuous."""
+    f = force.abs().amax(-1)
+    compared = (f - thr).abs() > FLAG_ABS_TOL + FORCE_REL_TOL * f
+    return (a == b) | ~compared, compared
 
 
 def test_same_model_and_names(pair: tuple[MujocoBackend, MjWarpBackend]) -> None:
@@ -85,6 +98,7 @@ def test_parity_after_ten_control_steps(pair: tuple[MujocoBackend, MjWarpBackend
     assert (a.body_lin_vel - b.body_lin_vel).abs().max() < 1e-4
     thr = cpu.cfg.contact_force_threshold
     seen_obj = seen_ground = 0
+    compared = {"on": 0, "off": 0}  # bodies whose flags were compared, in contact and not
     for k in range(STEPS):
         t = _targets(s, bias, k)
         cpu.set_pd_targets(t)
@@ -92,16 +106,21 @@ def test_parity_after_ten_control_steps(pair: tuple[MujocoBackend, MjWarpBackend
         cpu.step()
         gpu.step()
         a, b = cpu.state(), gpu.state()
-        assert _flags_agree(a.contact_any, b.contact_any, a.force_any, thr).all(), f"step {k}"
-        assert _flags_agree(a.contact_obj, b.contact_obj, a.force_obj, thr).all(), f"step {k}"
+        for flag_a, flag_b, force in ((a.contact_any, b.contact_any, a.force_any),
+                                      (a.contact_obj, b.contact_obj, a.force_obj)):
+            agree, cmp = _flags_agree(flag_a, flag_b, force, thr)
+            assert agree.all(), f"step {k}"
+            compared["on"] += int((cmp & flag_a).sum())
+            compared["off"] += int((cmp & ~flag_a).sum())
         seen_obj += int(a.contact_obj.sum())
         seen_ground += int(a.contact_any[:, BODY_INDEX["L_Toe"]].sum())
     diff = (a.body_pos - b.body_pos).abs().max().item()
     assert diff < POS_TOL, f"max body position difference {diff:.2e} m after {STEPS} control steps"
     assert (a.obj_pos - b.obj_pos).abs().max() < POS_TOL
     assert (a.dof_pos - b.dof_pos).abs().max() < 1e-2
-    assert (a.force_any - b.force_any).abs().max() < 0.02 * a.force_any.abs().max() + 1.0  # N
+    assert (a.force_any - b.force_any).abs().max() < FORCE_REL_TOL * a.force_any.abs().max() + FORCE_ABS_TOL  # N
     assert seen_obj > 0 and seen_ground > 0, "the scene must exercise object and ground contacts"
+    assert compared["on"] > 0 and compared["off"] > 0, compared  # flags compared on both sides of the threshold
     assert not b.bad.any()
 
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mujoco_warp  # noqa: E402,F401  (a dev dependency: missing is a set-up failure, not a skip)
 import pytest
 import torch
 import yaml
-
-pytest.importorskip("mujoco_warp")
 
 from hoi_sim.cli import main  # noqa: E402
 from hoi_sim.envs.toy import toy_motion  # noqa: E402
 from hoi_sim.motions.io import save_motion  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
+              pytest.mark.xdist_group("warp")]  # one worker compiles and uses the Warp kernel cache
 
 
 def test_train_and_eval_with_mjwarp(tmp_path: Path) -> None:
