@@ -1,4 +1,11 @@
-"""CPU backend: one ``MjModel``, N simulations in a ``mujoco.batch.Batch`` stepped on its own thread pool.
+"""CPU backend: N simulations in a ``mujoco.batch.Batch`` stepped on its own thread pool, each on the ``MjModel``
+of its env's asset group.
+
+Per-env assets: ``groups`` (``sim.mujoco_assets.SceneAssets``: skeleton, object hulls, mass mode) are compiled one
+scene each, padded to one ``MjData`` layout (``sim.mujoco_assets``), and env i runs on group ``env_group[i]``'s
+scene (``Batch.set_models``; default rule: round-robin, env i → group i mod G). ``models[g]`` is group g's scene;
+``model``, ``index`` and ``object_mass`` are group 0's (every group shares ``index``). With one group (``offsets`` /
+``hulls`` / ``motion_mass_mode``, as before) no models are set and results are those of a one-model batch.
 
 One ``step()`` = one control step = ``decimation × substeps`` (2 × 4 = 8) physics steps of 1/240 s with the PD
 targets held, then ``mj_forward`` at the new state, so that bodies, velocities and contact forces are consistent
@@ -11,8 +18,9 @@ scheme too: the post-step ``mj_forward`` starts from the previous one's accelera
 Contacts: per humanoid body, two MuJoCo ``contact`` sensors (``reduce="netforce"``, ``data="force"``) give the net
 world-frame force between that body and the object (``force_obj``) and between it and everything (``force_any``:
 ground, object, other bodies when self-collision is on), equal to summing ``mj_contactForce`` over the active
-contacts. The sensors live in the batch's copy of the scene and are switched on (``opt.disableflags``) only for
-the post-step ``mj_forward``, so the physics steps do not pay for them; ``model`` is the sensor-free scene. A body
+contacts (``sim.mujoco_contacts`` decodes them). The sensors live in the batch's copy of each scene and are switched
+on (``opt.disableflags``) only for the post-step ``mj_forward``, so the physics steps do not pay for them; ``model``
+is the sensor-free scene. A body
 is "in contact" when a component of its net force exceeds ``contact_force_threshold`` (0.1 N), InterMimic's rule.
 
 Bad envs: an env whose state is non-finite or huge (after a reset or a step), in which MuJoCo raised an error, or
@@ -27,9 +35,10 @@ next ``step()`` or ``reset()``.
 
 from __future__ import annotations
 
-import functools
+import copy
 import logging
 import os
+from collections.abc import Sequence
 
 import mujoco
 import mujoco.batch
@@ -40,9 +49,9 @@ from hoi_sim.errors import InputError
 from hoi_sim.objects.hulls import ConvexHull
 from hoi_sim.sim.base import MjBackendBase, ResetState, SimState
 from hoi_sim.sim.config import SimConfig
-from hoi_sim.sim.scene import OBJECT_BODY, SceneIndex, build_scene_spec
+from hoi_sim.sim.mujoco_assets import SceneAssets, build_group_models
 from hoi_sim.sim.table7 import describe_mapping
-from hoi_sim.skeleton import BODY_NAMES, NUM_BODIES
+from hoi_sim.skeleton import NUM_BODIES
 
 log = logging.getLogger(__name__)
 
@@ -84,31 +93,12 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
 
 
-@functools.cache
-def _netforce_intprm() -> tuple[int, ...]:
-    """``sensor_intprm`` of a contact sensor with ``data="force" reduce="netforce" num="1"``, read from MuJoCo's
-    own XML compiler (the enum behind ``reduce`` has no Python name)."""
-    xml = ('<mujoco><worldbody><body name="a"><freejoint/><geom size=".1"/></body></worldbody><sensor>'
-           '<contact body1="a" data="force" reduce="netforce" num="1"/></sensor></mujoco>')
-    return tuple(int(x) for x in mujoco.MjModel.from_xml_string(xml).sensor_intprm[0])
-
-
-def add_contact_sensors(spec: mujoco.MjSpec) -> None:
-    """Append two contact sensors per humanoid body (``BODY_NAMES`` order): net force with the object body, then
-    net force with anything; each gives 3 numbers (world frame, exerted by the humanoid body on the other side),
-    so ``sensordata`` reads as ``[52, 2, 3]``."""
-    prm = _netforce_intprm()
-    for name in BODY_NAMES:
-        for other in (OBJECT_BODY, None):
-            s = spec.add_sensor()
-            s.name = f"contact_{'object' if other else 'any'}_{name}"
-            s.type = mujoco.mjtSensor.mjSENS_CONTACT
-            s.objtype = mujoco.mjtObj.mjOBJ_BODY
-            s.objname = name
-            if other is not None:
-                s.reftype = mujoco.mjtObj.mjOBJ_BODY
-                s.refname = other
-            s.intprm[:len(prm)] = prm
+def _env_groups(env_group: Sequence[int] | np.ndarray | torch.Tensor | None, n: int, groups: int) -> np.ndarray:
+    """[n] asset group of each env: as given, or round-robin (env i → group i mod G)."""
+    g = np.arange(n) % groups if env_group is None else np.asarray(torch.as_tensor(env_group).cpu(), np.int64)
+    if g.shape != (n,) or (g < 0).any() or (g >= groups).any():
+        raise InputError(f"env_group must hold {n} group ids in [0, {groups})")
+    return g
 
 
 class MujocoBackend(MjBackendBase):
@@ -116,6 +106,9 @@ class MujocoBackend(MjBackendBase):
 
     Args:
         num_envs: N (default: ``cfg.num_envs``).
+        groups: per-env assets, one ``SceneAssets`` per asset group (None: one group of ``offsets``, ``hulls``,
+            ``motion_mass_mode``).
+        env_group: [N] group of each env (default round-robin); read back as ``env_group`` (long tensor).
         offsets: humanoid skeleton bone offsets [52,3] (m); None = neutral.
         hulls: the object's convex parts (object frame); None = a 30 cm box.
         cfg: physics settings; default Table 7 + ``cfg/sim/mujoco.yaml``.
@@ -129,30 +122,29 @@ class MujocoBackend(MjBackendBase):
     def __init__(self, num_envs: int | None = None, *, offsets: np.ndarray | None = None,
                  hulls: list[ConvexHull] | None = None, cfg: SimConfig | None = None,
                  motion_mass_mode: str = "dynamic", device: str | torch.device = "cpu",
-                 nthread: int | None = None, log_mapping: bool = True) -> None:
+                 nthread: int | None = None, log_mapping: bool = True, groups: Sequence[SceneAssets] | None = None,
+                 env_group: Sequence[int] | np.ndarray | torch.Tensor | None = None) -> None:
         route_mujoco_warnings()
         self.cfg = cfg or SimConfig.for_backend("mujoco")
         self._n = n = int(num_envs if num_envs is not None else self.cfg.num_envs)
         self._device = torch.device(device)
-        spec, self.object_mass = build_scene_spec(offsets, hulls, self.cfg, motion_mass_mode=motion_mass_mode)
-        try:
-            self.model = m = spec.compile()  # the scene itself: what users and benchmarks step
-            add_contact_sensors(spec)
-            sensed = spec.compile()  # + the contact sensors: what the batch runs
-        except ValueError as e:
-            raise InputError(f"cannot compile the scene: {e}") from e
-        self.index = ix = SceneIndex.from_model(m)
+        assets = list(groups) if groups else [SceneAssets(offsets, hulls, motion_mass_mode)]
+        built = build_group_models(assets, self.cfg)
+        self.models = [g.model for g in built]  # the scenes themselves (no sensors): what users and benchmarks step
+        self.model, self.index, self.object_mass = built[0].model, built[0].index, built[0].mass  # group 0's
+        self.object_masses = [g.mass for g in built]
+        self._group = _env_groups(env_group, n, len(built))
+        self.env_group = torch.as_tensor(self._group, dtype=torch.long, device=self._device)
+        m, ix = self.model, self.index
         self._nstep = self.cfg.physics_steps_per_control
         k = nthread if nthread is not None else self.cfg.nthread
         self._nthread = max(1, min(k or (os.cpu_count() or 1), n))
-        sensed.opt.disableflags |= _SENSORS_OFF
-        self._batch = mujoco.batch.Batch(sensed, n, nthread=self._nthread)
-        if self._batch.nstate != mujoco.mj_stateSize(m, _STATE):
+        for g in built:  # the batch runs the sensed scenes: contact sensors off while stepping
+            g.sensed.opt.disableflags |= _SENSORS_OFF
+        self._batch = b = mujoco.batch.Batch(built[0].sensed, n, nthread=self._nthread)
+        if b.nstate != mujoco.mj_stateSize(m, _STATE):
             raise AssertionError("contact sensors changed the state layout")
-        b = self._batch
-        self._flags = b.expand("opt.disableflags")  # sensors: off while stepping, on for the post-step forward
-        self._flags_step = self._flags.copy()
-        self._flags_forward = self._flags_step & ~_SENSORS_OFF
+        self._sensor_switch(built, assets)
         # live views of the state rows (writable) and of the outputs (refreshed after every call)
         self._time, self._qpos, self._qvel = b.bind("time"), b.bind("qpos"), b.bind("qvel")
         self._ctrl_rows, self._warm = b.bind("ctrl"), b.bind("qacc_warmstart")
@@ -175,6 +167,33 @@ class MujocoBackend(MjBackendBase):
             log.info("mujoco backend: %d envs, %d threads, nq %d nv %d ngeom %d, object %s\n%s", n,
                      self._nthread, m.nq, m.nv, m.ngeom, self.object_mass.rule, describe_mapping("mujoco"))
 
+    def _sensor_switch(self, built: list, assets: list[SceneAssets]) -> None:
+        """How the contact sensors go on for the post-step forward and off for the steps: one group flips the
+        batch's per-simulation ``opt.disableflags``; several run env i on its group's sensed scene
+        (``Batch.set_models``), a sensors-off and a sensors-on copy of each, swapped per call (~20 µs)."""
+        if len(built) == 1:
+            self._flags = self._batch.expand("opt.disableflags")
+            self._flags_step = self._flags.copy()
+            self._flags_forward = self._flags_step & ~_SENSORS_OFF
+            self._models_step = self._models_forward = None
+            return
+        on = [copy.copy(g.sensed) for g in built]
+        for mm in on:
+            mm.opt.disableflags &= ~_SENSORS_OFF
+        self._models_step = [built[g].sensed for g in self._group]
+        self._models_forward = [on[g] for g in self._group]
+        try:
+            self._batch.set_models(self._models_step)
+        except mujoco.FatalError as e:  # "model i does not give mjData the batch model's layout"
+            raise InputError(f"{assets[0].label} and the other asset groups cannot be simulated in one batch: "
+                             f"{e}") from e
+
+    def _sensors(self, on: bool) -> None:
+        if self._models_step is None:
+            self._flags[:] = self._flags_forward if on else self._flags_step
+        else:
+            self._batch.set_models(self._models_forward if on else self._models_step)
+
     # ---- properties ----
     @property
     def dof_limits(self) -> torch.Tensor:
@@ -191,9 +210,10 @@ class MujocoBackend(MjBackendBase):
         if not self._datas_out:
             rows = self._batch.state
             for i, d in enumerate(self._datas):
-                mujoco.mj_setState(self.model, d, rows[i], _STATE)
+                mi = self.models[self._group[i]]
+                mujoco.mj_setState(mi, d, rows[i], _STATE)
                 d.qacc_warmstart[:] = self._warm_forward[i]
-                mujoco.mj_forward(self.model, d)
+                mujoco.mj_forward(mi, d)
                 d.qacc_warmstart[:] = self._warm[i]
             self._datas_out = True
         return self._datas
@@ -203,7 +223,7 @@ class MujocoBackend(MjBackendBase):
         if self._datas_out and self._datas is not None:
             rows = self._batch.state
             for i, d in enumerate(self._datas):
-                mujoco.mj_getState(self.model, d, rows[i], _STATE)
+                mujoco.mj_getState(self.models[self._group[i]], d, rows[i], _STATE)
         self._datas_out = False
 
     def default_state(self, n: int) -> ResetState:
@@ -212,18 +232,21 @@ class MujocoBackend(MjBackendBase):
 
         s = ResetState.zeros(n, root_height=HUMANOID_ROOT_HEIGHT + 0.002)
         s.obj_pos[:, 0] = 1.5
-        s.obj_pos[:, 2] = self._object_rest_height()
+        models = getattr(self, "models", [self.model])  # (mjwarp borrows this method: one model)
+        heights = torch.tensor([self._object_rest_height(mm) for mm in models], dtype=s.obj_pos.dtype)
+        s.obj_pos[:, 2] = heights[self.env_group.cpu()] if len(models) > 1 and n == self._n else heights[0]
         return s
 
-    def _object_rest_height(self) -> float:
-        d = mujoco.MjData(self.model)
-        mujoco.mj_kinematics(self.model, d)
+    def _object_rest_height(self, model: mujoco.MjModel | None = None) -> float:
+        m = model if model is not None else self.model
+        d = mujoco.MjData(m)
+        mujoco.mj_kinematics(m, d)
         ix = self.index
         lo = np.inf
         for g in np.flatnonzero(ix.geom_is_object):
-            mid = int(self.model.geom_dataid[g])
-            va, nv = self.model.mesh_vertadr[mid], self.model.mesh_vertnum[mid]
-            v = self.model.mesh_vert[va:va + nv] @ d.geom_xmat[g].reshape(3, 3).T + d.geom_xpos[g]
+            mid = int(m.geom_dataid[g])
+            va, nv = m.mesh_vertadr[mid], m.mesh_vertnum[mid]
+            v = m.mesh_vert[va:va + nv] @ d.geom_xmat[g].reshape(3, 3).T + d.geom_xpos[g]
             lo = min(lo, float(v[:, 2].min()))
         return float(d.xpos[ix.obj_body, 2] - lo)
 
@@ -306,14 +329,14 @@ class MujocoBackend(MjBackendBase):
 
     def _forward(self, ids: np.ndarray | None) -> None:
         """``mj_forward`` of envs ``ids`` (None: all) with the contact sensors on."""
-        self._flags[:] = self._flags_forward
+        self._sensors(True)
         try:
             self._batch.forward(ids, stage=_ACC)
         except mujoco.batch.SimulationError as e:
             log.warning("mujoco backend: MuJoCo raised in env(s) %s: %s", e.ids.tolist(), e)
             self._bad[e.ids] = True
         finally:
-            self._flags[:] = self._flags_step
+            self._sensors(False)
 
     def _flag_bad(self, engine_reset: np.ndarray) -> None:
         q, v = self._qpos, self._qvel
@@ -364,60 +387,4 @@ class MujocoBackend(MjBackendBase):
         """Nothing to release: the batch's threads go with it."""
 
 
-def contact_world_forces(m: mujoco.MjModel, d: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
-    """Active contacts of ``d``: ``(geom [C,2], force [C,3])``, force in world coordinates exerted by geom1 on geom2.
-
-    Decodes the pyramidal cone (condim 1 or 3) the way ``mj_contactForce`` does; elliptic cones are read directly.
-    """
-    ncon = d.ncon
-    if ncon == 0:
-        return np.zeros((0, 2), np.int64), np.zeros((0, 3))
-    con = d.contact
-    adr = np.asarray(con.efc_address[:ncon])
-    keep = adr >= 0
-    geom, adr = np.asarray(con.geom[:ncon])[keep], adr[keep]
-    dim, frame, mu = np.asarray(con.dim[:ncon])[keep], np.asarray(con.frame[:ncon])[keep], \
-        np.asarray(con.friction[:ncon])[keep]
-    f = np.zeros((len(adr), 3))
-    efc = d.efc_force
-    if m.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC:
-        f[:, 0] = efc[adr]
-        d3 = dim >= 3
-        f[d3, 1] = efc[adr[d3] + 1]
-        f[d3, 2] = efc[adr[d3] + 2]
-    else:
-        d1 = dim == 1
-        f[d1, 0] = efc[adr[d1]]
-        d3 = dim == 3
-        if d3.any():
-            p = efc[adr[d3][:, None] + np.arange(4)]
-            f[d3, 0] = p.sum(1)
-            f[d3, 1] = (p[:, 0] - p[:, 1]) * mu[d3, 0]
-            f[d3, 2] = (p[:, 2] - p[:, 3]) * mu[d3, 1]
-        if (~(d1 | d3)).any():
-            for k in np.flatnonzero(~(d1 | d3)):  # rare: condim 4/6, use the engine's decoder
-                out = np.zeros(6)
-                mujoco.mj_contactForce(m, d, int(np.flatnonzero(keep)[k]), out)
-                f[k] = out[:3]
-    world = np.einsum("ci,cij->cj", f, frame.reshape(-1, 3, 3))
-    return geom, world
-
-
-def contact_forces(m: mujoco.MjModel, d: mujoco.MjData, ix: SceneIndex) -> tuple[np.ndarray, np.ndarray]:
-    """Net contact force [52,3] (N, world) on each humanoid body from the object and from anything."""
-    f_obj = np.zeros((NUM_BODIES, 3))
-    f_any = np.zeros((NUM_BODIES, 3))
-    geom, fw = contact_world_forces(m, d)
-    if len(geom) == 0:
-        return f_obj, f_any
-    h = ix.body_to_humanoid[m.geom_bodyid[geom]]  # [C,2] humanoid index or -1
-    is_obj = ix.geom_is_object[geom]  # [C,2]
-    for side, sign in ((0, -1.0), (1, 1.0)):  # geom1 receives -f, geom2 receives +f
-        sel = h[:, side] >= 0
-        np.add.at(f_any, h[sel, side], sign * fw[sel])
-        so = sel & is_obj[:, 1 - side]
-        np.add.at(f_obj, h[so, side], sign * fw[so])
-    return f_obj, f_any
-
-
-__all__ = ["MujocoBackend", "add_contact_sensors", "contact_forces", "contact_world_forces"]
+__all__ = ["MujocoBackend"]

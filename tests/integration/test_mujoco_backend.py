@@ -12,7 +12,8 @@ from hoi_sim.humanoid.kinematics import forward_kinematics
 from hoi_sim.objects.hulls import box_hull
 from hoi_sim.sim import ResetState, make_backend
 from hoi_sim.sim.config import SimConfig
-from hoi_sim.sim.mujoco import MujocoBackend, contact_forces, contact_world_forces
+from hoi_sim.sim.mujoco import MujocoBackend
+from hoi_sim.sim.mujoco_contacts import contact_forces, contact_world_forces
 from hoi_sim.skeleton import BODY_INDEX, FEET, LEFT_HAND, NUM_DOFS, neutral_offsets
 
 CFG = SimConfig.for_backend("mujoco")
