@@ -24,6 +24,7 @@ import torch
 
 from hoi_sim import rotations as rot
 from hoi_sim.errors import InputError
+from hoi_sim.motions.assets import group_assets
 from hoi_sim.motions.object_kind import object_motion_kind
 from hoi_sim.motions.schema import HOIMotion
 from hoi_sim.objects.nearest import nearest_surface_vec
@@ -128,6 +129,13 @@ class MotionLibrary:
         """object name → (vertices [V,3], faces [F,3]) of the first clip using it (object frame)."""
         for m, o in zip(motions, self.object_names):
             self.object_meshes.setdefault(o, (np.asarray(m.obj_vertices), np.asarray(m.obj_faces)))
+        self.asset_groups, clip_group = group_assets(motions)
+        """The (skeleton, object) pairs of the clips, by content (``hoi_sim.motions.assets``)."""
+        self.clip_group = torch.tensor(clip_group, dtype=torch.long, device=self.device)
+        """[M] asset group of each clip."""
+        self.group_meshes = [(np.asarray(motions[g.first_clip].obj_vertices),
+                              np.asarray(motions[g.first_clip].obj_faces)) for g in self.asset_groups]
+        """Per asset group: its object's (vertices [V,3], faces [F,3]) (object frame)."""
         cache: dict[str, np.ndarray] = {}
         pts = [self._surface(m, num_surface_points, surface_seed, cache) for m in motions]
         self.obj_points = torch.as_tensor(np.stack(pts), dtype=torch.float32, device=self.device)
@@ -176,11 +184,23 @@ class MotionLibrary:
         return out
 
     # ------------------------------------------------------------------ sampling
+    @property
+    def num_groups(self) -> int:
+        """Number of asset groups (``asset_groups``)."""
+        return len(self.asset_groups)
+
     def sample_motions(self, n: int, generator: torch.Generator | None = None,
-                       allowed: torch.Tensor | None = None) -> torch.Tensor:
-        """[n] long clip ids drawn with probability ∝ weight (restricted to ``allowed`` [M] bool if given)."""
+                       allowed: torch.Tensor | None = None, candidates: torch.Tensor | None = None) -> torch.Tensor:
+        """[n] long clip ids drawn with probability ∝ weight (restricted to ``allowed`` [M] bool if given). With
+        ``candidates`` [n, M] bool, draw k comes from the clips of row k only (one draw per row: another random
+        stream than without it, which is left unchanged)."""
         w = self.weights if allowed is None else self.weights * allowed.to(self.weights.dtype)
-        return torch.multinomial(w.cpu(), n, replacement=True, generator=generator).to(self.device)
+        if candidates is None:
+            return torch.multinomial(w.cpu(), n, replacement=True, generator=generator).to(self.device)
+        rows = w.cpu()[None] * candidates.cpu().to(w.dtype)
+        if candidates.shape != (n, self.num_motions) or bool((rows.sum(-1) <= 0).any()):
+            raise InputError(f"candidates must be [{n}, {self.num_motions}] with a positive weight in every row")
+        return torch.multinomial(rows, 1, generator=generator)[:, 0].to(self.device)
 
     def sample_start_frames(self, motion_ids: torch.Tensor, max_steps: int | None = None,
                             generator: torch.Generator | None = None) -> torch.Tensor:
