@@ -1,9 +1,11 @@
 """The vectorized HOI imitation env (DESIGN §5.4) on any ``hoi_sim.sim`` backend.
 
-Per env: a clip of the ``MotionLibrary`` and a start time; ``progress`` counts control steps since the reset, so
-the reference time is ``start_time + progress · control_dt`` (the library interpolates between frames). One
-``step(actions)``: actions → PD targets (offset/scale rule) → backend step → reward against the post-step
-reference → terminations and timeouts → reset of finished envs (reference state init) → observations.
+Per env: an asset group (``env_group``: skeleton and object, fixed by the backend; ``hoi_sim.envs.backend``), a
+clip of that group (``motion_ids``, drawn again among the group's clips at each reset) and a start time;
+``progress`` counts control steps since the reset, so the reference time is ``start_time + progress · control_dt``
+(the library interpolates between frames). One ``step(actions)``: actions → PD targets (offset/scale rule) →
+backend step → reward against the post-step reference → terminations and timeouts → reset of finished envs
+(reference state init) → observations.
 Terminations (fall, tracking errors, IG test, missed hand contact) cut bootstrapping; timeouts (end of the clip or
 ``rollout_length``) do not, and are returned separately. An env whose physics state is invalid (backend ``bad``
 flag, NaN/inf, or beyond ``max_abs_*``) gets reward 0, is marked terminated, reset and counted; the others go on.
@@ -44,20 +46,23 @@ class HOIEnv:
 
     Args:
         cfg: env settings.
-        library: reference clips (all with the same object when the backend holds one object model).
-        backend: a built backend; default ``hoi_sim.envs.backend.make_env_backend(cfg, library)``.
+        library: reference clips (of any skeletons and objects on ``mujoco``; ``hoi_sim.envs.backend``).
+        backend: a built backend; default ``hoi_sim.envs.backend.make_env_backend(cfg, library, env_clips)``.
+        env_clips: [N] clip of each env, when the caller fixes them (its asset group becomes the env's).
 
     Attributes:
         num_envs, num_obs (``len(cfg.obs_horizons) · 1599``), num_actions (153, or 63 with fingers on the
-        reference), device, action_map (``hoi_sim.envs.actions.ActionMap``), term_set (the enabled terminations),
-        psi (``hoi_sim.envs.psi.PhysicalStateBuffer``).
+        reference), device, env_group ([N] long asset group), motion_ids ([N] long clip), action_map
+        (``hoi_sim.envs.actions.ActionMap``), term_set (the enabled terminations), psi
+        (``hoi_sim.envs.psi.PhysicalStateBuffer``).
     """
 
-    def __init__(self, cfg: EnvCfg, library: MotionLibrary, backend: SimBackend | None = None) -> None:
+    def __init__(self, cfg: EnvCfg, library: MotionLibrary, backend: SimBackend | None = None,
+                 env_clips: torch.Tensor | None = None) -> None:
         if backend is None:
             from hoi_sim.envs.backend import make_env_backend
 
-            backend = make_env_backend(cfg, library)
+            backend = make_env_backend(cfg, library, env_clips)
         self.cfg = cfg
         self.backend = backend
         self.device = backend.device
@@ -65,6 +70,7 @@ class HOIEnv:
             raise InputError(f"motion library is on {library.device}, backend on {self.device}")
         self.lib = library
         self.num_envs = backend.num_envs
+        self.env_group, self._group_clips = self._asset_groups(backend, library)
         self.action_map = ActionMap(cfg.action, backend.dof_limits.to(self.device))
         self.num_actions = self.action_map.num_actions
         self.feedforward = self._feedforward_table()
@@ -90,19 +96,40 @@ class HOIEnv:
                        torch.tensor(sk.body_ids(sk.RIGHT_HAND), device=dev))
         self._state: SimState | None = None
 
+    @staticmethod
+    def _asset_groups(backend: SimBackend, lib: MotionLibrary) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """([N] long asset group of each env, [G, M] bool clips of each group or None for one group)."""
+        n, groups = backend.num_envs, getattr(backend, "env_group", None)
+        if lib.num_groups == 1:
+            return torch.zeros(n, dtype=torch.long, device=backend.device), None
+        if groups is None or len(getattr(backend, "models", ())) != lib.num_groups:
+            raise InputError(f"the library holds {lib.num_groups} asset groups (skeleton × object) but the backend "
+                             "was not built for them: build it with hoi_sim.envs.backend.make_env_backend")
+        mask = lib.clip_group[None, :] == torch.arange(lib.num_groups, device=lib.device)[:, None]
+        return groups.to(backend.device, torch.long), mask
+
     def _feedforward_table(self) -> torch.Tensor | None:
         if self.cfg.action.feedforward == "none":
             return None
-        model, index = getattr(self.backend, "model", None), getattr(self.backend, "index", None)
-        if model is None or index is None:
+        models, index = getattr(self.backend, "models", None), getattr(self.backend, "index", None)
+        if models is None and getattr(self.backend, "model", None) is not None:
+            models = [self.backend.model]
+        if models is None or index is None:
             raise InputError(f"env.action.feedforward={self.cfg.action.feedforward} needs a MuJoCo scene "
                              f"(sim=mujoco or mjwarp), not backend {self.cfg.backend!r}")
         from hoi_sim.envs.feedforward import gravity_offsets  # MuJoCo only where it is asked for
 
         d = self.lib.data
-        ff = gravity_offsets(model, index, d["root_pos"].cpu().double().numpy(),
-                             d["root_quat"].cpu().double().numpy(), d["dof_pos"].cpu().double().numpy())
-        return torch.as_tensor(ff, dtype=torch.float32, device=self.device)
+        row_group = torch.repeat_interleave(self.lib.clip_group, self.lib.num_frames).cpu()
+        ff = torch.zeros_like(d["dof_pos"], device="cpu")
+        for g, model in enumerate(models):  # each clip's rows on its own group's scene
+            rows = row_group == g
+            if rows.any():
+                ff[rows] = torch.as_tensor(gravity_offsets(
+                    model, index, d["root_pos"][rows].cpu().double().numpy(),
+                    d["root_quat"][rows].cpu().double().numpy(), d["dof_pos"][rows].cpu().double().numpy()),
+                    dtype=torch.float32)
+        return ff.to(self.device)
 
     def _ref_targets(self) -> torch.Tensor | None:
         """[N, 153] reference hinge angles at the end of the step, plus the feed-forward (rad), or None when the
@@ -133,7 +160,8 @@ class HOIEnv:
         n = int(env_ids.shape[0])
         if n == 0:
             return
-        mids = self.lib.sample_motions(n, self.generator)
+        cand = None if self._group_clips is None else self._group_clips[self.env_group[env_ids]]
+        mids = self.lib.sample_motions(n, self.generator, candidates=cand)  # a clip of the env's asset group
         frames = self._start_frames(mids)
         self.motion_ids[env_ids] = mids
         self.start_time[env_ids] = self.lib.frame_time(mids, frames)

@@ -20,9 +20,10 @@ from hoi_sim.motions.library import MotionLibrary
 
 class ClipEnv(HOIEnv):
     """``HOIEnv`` whose env i always starts clip ``assigned[i]`` at frame ``start_frames[i]`` (default 0) and is
-    not reset once it finishes (``finished[i]`` turns True instead)."""
+    not reset once it finishes (``finished[i]`` turns True instead). Env i gets clip i's assets (``env_clips``)."""
 
     def __init__(self, *args, assigned: torch.Tensor, start_frames: torch.Tensor | None = None, **kwargs) -> None:
+        kwargs.setdefault("env_clips", assigned)
         super().__init__(*args, **kwargs)
         self.assigned = assigned.to(self.device, torch.long)
         self.start_frames = (torch.zeros_like(self.assigned) if start_frames is None

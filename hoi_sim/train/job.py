@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import yaml
 
 from hoi_sim.config_mapping import from_mapping, ranged
@@ -106,40 +105,34 @@ def clips_of(job: TrainJob) -> list[ClipEntry]:
             for c in clips]
 
 
-def build_library(clips: list[ClipEntry], objects_dir: str | None, device: str) -> MotionLibrary:
-    """A ``MotionLibrary`` of ``clips`` on ``device`` (every clip validated before any is prepared)."""
+def build_library(clips: list[ClipEntry], objects_dir: str | None, device: str,
+                  backend: str = "mujoco") -> MotionLibrary:
+    """A ``MotionLibrary`` of ``clips`` on ``device`` (every clip validated before any is prepared, and their
+    assets checked for ``backend``: :func:`check_assets`)."""
     from hoi_sim.motions.library import MotionLibrary
 
     check_clips(clips, objects_dir)
     motions = [load_clip(c, objects_dir) for c in clips]
-    check_one_body(motions, [str(c.path) for c in clips])
+    check_assets(motions, [str(c.path) for c in clips], backend)
     return MotionLibrary(motions, device=device)
 
 
 SKELETON_TOL_M = 1e-3
-"""Clips whose bone offsets differ by more than this (m) have different skeletons."""
+"""Clips whose bone offsets differ by more than this (m) have different skeletons (evaluation's grouping)."""
 
 
-def check_one_body(motions: list[HOIMotion], labels: list[str] | None = None) -> None:
-    """``InputError`` naming two clips when the library mixes skeletons (bone offsets further apart than
-    :data:`SKELETON_TOL_M`) or object mass modes: the env's backend is built on one skeleton and one mass rule (its
-    first clip's), so the other clips would be simulated on the wrong body (a 1.25×-scaled clip resets 252 mm off
-    its reference). Train such clips in separate runs (one per subject / object kind), until the backend builds
-    per-env assets. ``labels`` name the clips in the message (default: their names)."""
-    from hoi_sim.motions.object_kind import object_motion_kind
+def check_assets(motions: list[HOIMotion], labels: list[str] | None = None, backend: str = "mujoco") -> None:
+    """Every clip's skeleton and object, checked at load for ``backend``: ``mujoco`` simulates each env on its
+    clip's own assets (any mix; ``hoi_sim.envs.backend``), while ``mjwarp`` (not yet per-env) and the kinematic
+    ``fake`` refuse clips that need different assets with an ``InputError`` naming two of them and why.
+    ``labels`` name the clips in the message (default: their names)."""
+    from hoi_sim.envs.backend import refuse_mixed
+    from hoi_sim.motions.assets import group_assets
 
     names = labels or [m.name for m in motions]
-    modes = [object_motion_kind(m) for m in motions]
-    for i in range(1, len(motions)):
-        gap = float(np.abs(np.asarray(motions[i].skeleton_offsets, np.float64)
-                           - np.asarray(motions[0].skeleton_offsets, np.float64)).max())
-        if gap > SKELETON_TOL_M:
-            raise InputError(f"clips {names[0]!r} and {names[i]!r} have different skeletons (bone offsets differ by "
-                             f"{1000 * gap:.0f} mm) and one run simulates one skeleton: train them in separate runs "
-                             "(e.g. one manifest subset per subject)")
-        if modes[i] != modes[0]:
-            raise InputError(f"clips {names[0]!r} ({modes[0]} object) and {names[i]!r} ({modes[i]} object) need "
-                             "different object mass modes and one run simulates one: train them in separate runs")
+    groups, _ = group_assets(motions, names)
+    if backend != "mujoco":
+        refuse_mixed(groups, names, backend)
 
 
 def sim_config(sim: dict[str, Any]) -> SimConfig:

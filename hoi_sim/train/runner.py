@@ -35,7 +35,7 @@ from hoi_sim.motions.manifest import check_clips, read_clip
 from hoi_sim.train.agent import LAST, HoiA2CAgent, ProgressObserver, register_networks
 from hoi_sim.train.checkpoint import load_checkpoint, resume_checkpoint
 from hoi_sim.train.config import ALGO_NAME, resolve_device, rlgames_params
-from hoi_sim.train.job import CONFIG_NAME, TrainJob, build_library, check_one_body, clips_of, env_config, write_reward
+from hoi_sim.train.job import CONFIG_NAME, TrainJob, build_library, check_assets, clips_of, env_config, write_reward
 from hoi_sim.train.run_folder import check_out_dir, ensure_unlocked, run_lock, truncate_progress
 
 
@@ -85,7 +85,8 @@ def run_checkpoint(job: TrainJob, run: Path) -> Path | None:
 def preflight(job: TrainJob, run_dir: str | os.PathLike | None = None) -> Path:
     """Everything a training checks before it writes anything or builds any physics: ``out`` is not a file nor
     locked by a running training, a fresh start does not overwrite a run, the checkpoint to resume loads with
-    ``weights_only=True``, every clip is valid (``motions.checked``) and all share one skeleton and object mass mode.
+    ``weights_only=True``, every clip is valid (``motions.checked``) and its assets can be simulated together
+    (``check_assets``: any mix on mujoco).
     Returns the run folder."""
     run = check_out_dir(run_dir or job.out)
     ensure_unlocked(run)
@@ -94,7 +95,8 @@ def preflight(job: TrainJob, run_dir: str | os.PathLike | None = None) -> Path:
         load_checkpoint(ckpt, resumable=True)
     clips = clips_of(job)
     check_clips(clips, job.motions.objects_dir)
-    check_one_body([read_clip(c, job.motions.objects_dir) for c in clips], [str(c.path) for c in clips])
+    check_assets([read_clip(c, job.motions.objects_dir) for c in clips], [str(c.path) for c in clips],
+                 str(job.sim.get("backend", "mujoco")))
     return run
 
 
@@ -128,7 +130,7 @@ def _train(job: TrainJob, run: Path, clips: list, ckpt: Path | None, resumed: di
     reward_path = write_reward(job, nn_dir / "reward.yaml")
     device = resolve_device(job.ppo.device)
     ecfg = env_config(job, reward_path=reward_path)
-    library = build_library(clips, job.motions.objects_dir, ecfg.device)
+    library = build_library(clips, job.motions.objects_dir, ecfg.device, ecfg.backend)
     env = make_env(ecfg, library)
     name = f"hoi_sim_{os.getpid()}_{next(_counter)}"
     register_rlgames(name, lambda **kw: env, device)  # the built env, wrapped by envs.adapters.RlGamesVecEnv

@@ -306,7 +306,7 @@ for _ov, _field in (("train.max_epochs=-1", "train.max_epochs"), ("train.max_epo
     PROBES.append(Probe(f"train: {_ov}", _train_with(_ov), (_field,)))
 
 
-@probe("train: clips of two skeletons in one run", "different skeletons", "big.npz")
+@probe("train: clips of two skeletons in one mujoco-warp run", "not yet on mujoco-warp", "big.npz")
 def _(sb, _stack):
     big = toy()
     big.meta["name"] = "big"
@@ -316,17 +316,17 @@ def _(sb, _stack):
     (sb / "clips").mkdir()
     save(toy(), sb / "clips" / "a.npz")
     save(big, sb / "clips" / "big.npz")
-    return ["train", f"motions={sb / 'clips'}", f"out={sb / 'run'}", *TRAIN_FAST]
+    return ["train", f"motions={sb / 'clips'}", f"out={sb / 'run'}", *TRAIN_FAST, "sim=mjwarp"]
 
 
-@probe("train: static and dynamic objects in one run", "different object mass modes")
+@probe("train: static and dynamic objects in one mujoco-warp run", "not yet on mujoco-warp")
 def _(sb, _stack):
     still = toy()
     still.meta.update(name="still", mass_mode="static")
     (sb / "clips").mkdir()
     save(toy(), sb / "clips" / "a.npz")
     save(still, sb / "clips" / "still.npz")
-    return ["train", f"motions={sb / 'clips'}", f"out={sb / 'run'}", *TRAIN_FAST]
+    return ["train", f"motions={sb / 'clips'}", f"out={sb / 'run'}", *TRAIN_FAST, "sim=mjwarp"]
 
 
 @probe("train: out= an existing file", "out=", "taken.txt")
