@@ -164,8 +164,9 @@ class MujocoBackend(MjBackendBase):
         self._default = self.default_state(n)
         self.reset(torch.arange(n), self._default)
         if log_mapping:
-            log.info("mujoco backend: %d envs, %d threads, nq %d nv %d ngeom %d, object %s\n%s", n,
-                     self._nthread, m.nq, m.nv, m.ngeom, self.object_mass.rule, describe_mapping("mujoco"))
+            log.info("mujoco backend: %d envs, %d threads, %d asset group(s) (%s), nq %d nv %d ngeom %d, object %s\n%s",
+                     n, self._nthread, len(assets), ", ".join(a.label for a in assets), m.nq, m.nv, m.ngeom,
+                     self.object_mass.rule, describe_mapping("mujoco"))
 
     def _sensor_switch(self, built: list, assets: list[SceneAssets]) -> None:
         """How the contact sensors go on for the post-step forward and off for the steps: one group flips the
