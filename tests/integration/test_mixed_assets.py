@@ -1,10 +1,12 @@
 """Per-env assets on the MuJoCo CPU backend (issue 12, items 1 and 3): one batch mixes clips of two skeletons
-(sub2, sub8) and three objects (largetable, woodchair, plasticbox). Skips without ../shared.
+(sub2, sub8) and three objects (largetable, woodchair, plasticbox). The real-clip tests skip
+without ../shared.
 
 After resets at random frames every env's simulated bodies sit within 1 mm of its own clip's reference bodies
 (the sub8 skeleton differs from sub2's by 48 mm, so a body on the wrong skeleton would be far off) and its object
 at its own clip's object pose; clips swap at reset within their asset group only; two meshes under one object
-name are two objects; a mix that cannot be simulated is refused with the clips named.
+name are two objects; a mix that cannot be simulated is refused with the clips named. A toy mix (no ../shared)
+checks the padding to one data layout.
 """
 
 from __future__ import annotations
@@ -113,6 +115,42 @@ def test_one_name_two_meshes_are_two_objects(motions, omomo_dir, objects_dir, tm
         ext = [float(np.ptp(m.mesh_vert[m.mesh_vertadr[0]:m.mesh_vertadr[0] + m.mesh_vertnum[0]], 0).max())
                for m in (m0, m1)]
         assert ext[1] == pytest.approx(1.3 * ext[0], rel=1e-3)  # each env simulates its own mesh
+    finally:
+        e.close()
+
+
+def test_toy_mix_pads_objects_to_one_layout() -> None:
+    """Without ../shared: a neutral and a 1.25× body, a 1-hull and a 3-hull object, in one batch."""
+    import mujoco
+
+    from hoi_sim.envs.toy import toy_motion
+    from hoi_sim.objects.hulls import box_hull
+    from hoi_sim.sim.mujoco import MujocoBackend
+    from hoi_sim.sim.mujoco_assets import SceneAssets
+
+    a, big = toy_motion(30, seed=1, name="a"), toy_motion(30, seed=1, name="big")
+    for name in ("root_pos", "body_pos", "obj_pos", "skeleton_offsets"):
+        setattr(big, name, getattr(big, name) * np.float32(1.25))
+    big.obj_vertices = big.obj_vertices * np.float32(1.25)
+    lib = MotionLibrary([a, big])
+    assert lib.num_groups == 2
+    parts = [box_hull((0.05, 0.1, 0.1), (x, 0.0, 0.0)) for x in (-0.1, 0.0, 0.1)]
+    backend = MujocoBackend(4, groups=[SceneAssets(a.skeleton_offsets, [box_hull((0.15, 0.1, 0.1))], label="a"),
+                                       SceneAssets(big.skeleton_offsets, parts, label="big")],
+                            env_group=[0, 1, 0, 1], log_mapping=False)
+    m0, m1 = backend.models
+    pads = [i for i in range(m0.ngeom) if (mujoco.mj_id2name(m0, mujoco.mjtObj.mjOBJ_GEOM, i) or "").startswith(
+        "object_pad")]
+    assert m0.ngeom == m1.ngeom and m0.nbvh == m1.nbvh and len(pads) == 3  # 2 hulls + the filler cone
+    assert (m0.geom_contype[pads] == 0).all() and (m0.geom_conaffinity[pads] == 0).all()
+    obj = backend.index.obj_body
+    assert float(m0.body_mass[obj]) == pytest.approx(float(m1.body_mass[obj]), abs=1e-6)  # equal volumes; pads ~0
+    e = HOIEnv(_cfg(4, "bbox"), lib, backend)
+    try:
+        for _ in range(3):
+            e.reset()
+            _check_reset(e)
+        assert e.motion_ids.tolist() == [0, 1, 0, 1]
     finally:
         e.close()
 

@@ -129,3 +129,33 @@ def test_reset_state_and_errors(lib: MotionLibrary) -> None:
     with pytest.raises(InputError):
         MotionLibrary([toy_motion(5)], dof_interp="cubic")
     assert math.isclose(float(lib.frame_time(torch.tensor([1]), torch.tensor([3]))), 0.2, rel_tol=1e-6)
+
+
+def test_asset_groups_by_content_and_per_env_candidates(caplog) -> None:
+    """Issue 12: skeletons by bone offsets (float noise is one skeleton), objects by mesh content and mass mode,
+    not by name; ``candidates`` restricts each draw to its row's clips; without it the stream is unchanged."""
+    import logging
+
+    a, noisy = toy_motion(20, seed=1, name="a"), toy_motion(20, seed=2, name="noisy")
+    noisy.skeleton_offsets = noisy.skeleton_offsets + np.float32(2e-7)  # the sub2 clips differ by this much
+    big = toy_motion(20, seed=3, name="big")
+    big.skeleton_offsets = big.skeleton_offsets * np.float32(1.25)
+    other = toy_motion(20, seed=4, name="other")  # same object name, another mesh
+    other.obj_vertices = other.obj_vertices * np.float32(1.5)
+    with caplog.at_level(logging.WARNING, logger="hoi_sim.motions.assets"):
+        lib = MotionLibrary([a, noisy, big, other])
+    assert lib.clip_group.tolist() == [0, 0, 1, 2]
+    assert [g.first_clip for g in lib.asset_groups] == [0, 2, 3]
+    assert lib.asset_groups[0].skeleton != lib.asset_groups[1].skeleton
+    assert lib.asset_groups[0].object == lib.asset_groups[1].object != lib.asset_groups[2].object
+    assert "both name their object" in caplog.text and "'a'" in caplog.text and "'other'" in caplog.text
+    assert np.allclose(lib.group_meshes[2][0], other.obj_vertices)
+
+    cand = lib.clip_group[None, :] == torch.tensor([0, 1, 2, 0])[:, None]
+    for seed in range(5):
+        mids = lib.sample_motions(4, torch.Generator().manual_seed(seed), candidates=cand)
+        assert cand[torch.arange(4), mids].all()
+    g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    assert torch.equal(lib.sample_motions(16, g1), torch.multinomial(lib.weights, 16, replacement=True, generator=g2))
+    with pytest.raises(InputError, match="positive weight in every row"):
+        lib.sample_motions(1, candidates=torch.zeros(1, 4, dtype=torch.bool))
