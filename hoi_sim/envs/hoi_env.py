@@ -100,8 +100,8 @@ class HOIEnv:
     def _asset_groups(backend: SimBackend, lib: MotionLibrary) -> tuple[torch.Tensor, torch.Tensor | None]:
         """([N] long asset group of each env, [G, M] bool clips of each group or None for one group)."""
         n, groups = backend.num_envs, getattr(backend, "env_group", None)
-        if lib.num_groups == 1:
-            return torch.zeros(n, dtype=torch.long, device=backend.device), None
+        if lib.num_groups == 1 or (groups is None and getattr(backend, "model", None) is None):
+            return torch.zeros(n, dtype=torch.long, device=backend.device), None  # (a backend without assets)
         if groups is None or len(getattr(backend, "models", ())) != lib.num_groups:
             raise InputError(f"the library holds {lib.num_groups} asset groups (skeleton × object) but the backend "
                              "was not built for them: build it with hoi_sim.envs.backend.make_env_backend")
