@@ -29,7 +29,7 @@ CLIPS = ("sub2_largetable_000", "sub2_largetable_001", "sub2_woodchair_000", "su
 NUM_ENVS = 9
 
 
-def _cfg(n: int, collision: str = "coacd", **kw) -> EnvCfg:
+def _cfg(n: int, collision: str = "convex_hull", **kw) -> EnvCfg:
     return EnvCfg(num_envs=n, backend="mujoco", reward="tr", state_init="random", seed=3,
                   backend_kwargs={"object_collision": collision, "log_mapping": False}, **kw)
 
