@@ -20,8 +20,8 @@ world-frame force between that body and the object (``force_obj``) and between i
 ground, object, other bodies when self-collision is on), equal to summing ``mj_contactForce`` over the active
 contacts (``sim.mujoco_contacts`` decodes them). The sensors live in the batch's copy of each scene and are switched
 on (``opt.disableflags``) only for the post-step ``mj_forward``, so the physics steps do not pay for them; ``model``
-is the sensor-free scene. A body
-is "in contact" when a component of its net force exceeds ``contact_force_threshold`` (0.1 N), InterMimic's rule.
+is the sensor-free scene. A body is "in contact" when a component of its net force exceeds
+``contact_force_threshold`` (0.1 N), InterMimic's rule.
 
 Bad envs: an env whose state is non-finite or huge (after a reset or a step), in which MuJoCo raised an error, or
 which MuJoCo reset itself during the step (its clock then disagrees with ours), gets ``bad[i] = True``; it is
