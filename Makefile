@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/hoi-sim demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check hoi_sim tests benchmarks tools
