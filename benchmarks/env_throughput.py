@@ -20,6 +20,8 @@ for the backend's threaded calls — CPU time, which load from other processes d
 ``"ratio_quiet_estimate"`` = (bare CPU ms / threads) ÷ (threaded CPU ms / threads + serial CPU ms): the wall-time
 ratio on a machine with nothing else running, the figure to read when the load average exceeds the thread count.
 ``--extras`` adds the backend without the contact offset and one ``MjData`` stepped with ``mj_step`` from Python.
+Then, unless ``--no-mixed``, ``benchmarks/mixed_subset.py``: a batch mixing 3 objects and 2 skeletons against single
+clips with the same number of envs, as ``"mixed_vs_single"`` (target ≥ 0.85).
 Ends with one JSON line.
 
 Usage: ``python benchmarks/env_throughput.py [--num-envs 64] [--steps 20] [--rounds 5] [--preset cpu_track]
@@ -290,6 +292,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--reward", default="tr_lr_cr", help="reward set")
     ap.add_argument("--clip", default=None, help="motion file (default: first OMOMO_new largetable clip, else toy)")
     ap.add_argument("--extras", action="store_true", help="also: backend without contact offset, single mj_step")
+    ap.add_argument("--no-mixed", action="store_true", help="skip the mixed-subset figure (benchmarks/mixed_subset.py)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     load0 = os.getloadavg()[0]
@@ -369,6 +372,16 @@ def main(argv: list[str] | None = None) -> dict:
           f"threaded / {nthread} + serial):")
     for key, v in res["breakdown_cpu_ms"].items():
         print(f"  {key:55s} {v:7.2f}")
+    if not args.no_mixed:
+        import mixed_subset  # beside this script
+
+        mixed = mixed_subset.measure(args.num_envs, args.steps, max(3, args.rounds // 2), args.preset, args.reward)
+        if mixed is None:
+            print("mixed subset: skipped (no ../shared/data/intermimic clips)")
+        else:
+            mixed_subset.report(mixed)
+            res["mixed_vs_single"] = mixed["mixed_vs_single"]
+            res["mixed_subset"] = mixed
     print(dumps_json(res))
     return res
 
