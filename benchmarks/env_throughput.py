@@ -63,9 +63,7 @@ def default_clip() -> Path | None:
 def build_env(preset: str, reward: str, num_envs: int, clip: str | None, tmp: str) -> Any:
     """``HOIEnv`` as ``hoi-sim train train=<preset>`` builds it, on ``clip`` (default :func:`default_clip`, else
     the toy clip)."""
-    from hoi_sim.commands.hydra_config import compose
-    from hoi_sim.envs.factory import make_env
-    from hoi_sim.train.job import build_library, clips_of, env_config, job_from_config
+    import mixed_subset  # beside this script
 
     if clip is None:
         found = default_clip()
@@ -75,14 +73,7 @@ def build_env(preset: str, reward: str, num_envs: int, clip: str | None, tmp: st
 
             found = save_motion(toy_motion(300), Path(tmp) / "toy.npz")
         clip = str(found)
-    cfg = compose([f"motions={clip}", f"train={preset}", f"num_envs={num_envs}", f"reward={reward}",
-                   f"out={tmp}/run"])
-    job = job_from_config(cfg)
-    ecfg = env_config(job)
-    ecfg.backend_kwargs["log_mapping"] = False
-    env = make_env(ecfg, build_library(clips_of(job), job.motions.objects_dir, ecfg.device))
-    env.reset()
-    return env
+    return mixed_subset.build_env(preset, reward, num_envs, clip, tmp)
 
 
 def _timed(fn: Callable[[], None], work: float) -> tuple[float, float]:

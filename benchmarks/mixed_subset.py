@@ -34,14 +34,17 @@ def shared_root() -> Path:
                                "intermimic"))
 
 
-def _build(preset: str, reward: str, num_envs: int, motions: Path, objects: Path, tmp: str) -> Any:
+def build_env(preset: str, reward: str, num_envs: int, motions: str | Path, tmp: str,
+              objects: str | Path | None = None) -> Any:
+    """``HOIEnv`` as ``hoi-sim train train=<preset> motions=<motions>`` builds it, reset (``objects``: the meshes of
+    InterMimic ``.pt`` clips, default beside them)."""
     from hoi_sim.commands.hydra_config import compose
     from hoi_sim.envs.factory import make_env
     from hoi_sim.train.job import build_library, clips_of, env_config, job_from_config
 
-    cfg = compose([f"motions={motions}", f"motions.objects_dir={objects}", f"train={preset}",
-                   f"num_envs={num_envs}", f"reward={reward}", f"out={tmp}/run"])
-    job = job_from_config(cfg)
+    overrides = [f"motions={motions}", f"train={preset}", f"num_envs={num_envs}", f"reward={reward}",
+                 f"out={tmp}/run"] + ([f"motions.objects_dir={objects}"] if objects is not None else [])
+    job = job_from_config(compose(overrides))
     ecfg = env_config(job)
     ecfg.backend_kwargs["log_mapping"] = False
     env = make_env(ecfg, build_library(clips_of(job), job.motions.objects_dir, ecfg.device))
@@ -62,9 +65,9 @@ def measure(num_envs: int = 64, steps: int = 20, rounds: int = 3, preset: str = 
         mixed.mkdir()
         for c in MIXED_CLIPS:
             (mixed / Path(c).name).symlink_to(root / c)
-        envs["mixed"] = _build(preset, reward, num_envs, mixed, root / "objects", tmp)
+        envs["mixed"] = build_env(preset, reward, num_envs, mixed, tmp, root / "objects")
         for c in MIXED_CLIPS:
-            envs[Path(c).stem] = _build(preset, reward, num_envs, root / c, root / "objects", tmp)
+            envs[Path(c).stem] = build_env(preset, reward, num_envs, root / c, tmp, root / "objects")
     rates: dict[str, list[float]] = {k: [] for k in envs}
     for _ in range(rounds):
         for k, env in envs.items():
