@@ -24,7 +24,7 @@ from hoi_sim.errors import InputError
 from hoi_sim.eval import metrics as M
 from hoi_sim.eval.policy import Policy, load_policy
 from hoi_sim.eval.report import REFERENCE, ClipResult, write_report
-from hoi_sim.eval.rollout import ClipEnv, ClipRollout, rollout_clips
+from hoi_sim.eval.rollout import TERMINATION_MODES, ClipEnv, ClipRollout, eval_env_overrides, rollout_clips
 from hoi_sim.motions.manifest import ClipEntry, check_clips, list_clips, load_clip, subsets
 from hoi_sim.motions.object_kind import object_motion_kind
 from hoi_sim.train.job import SKELETON_TOL_M, env_config, write_reward
@@ -46,10 +46,17 @@ class EvalConfig:
     """Add the reference motion itself as a baseline row."""
     max_steps: int = ranged(0, min=0)
     """Cap on control steps per clip (0: whole clip)."""
+    terminations: str = "setting"
+    """What ends a rollout (``TERMINATION_MODES``): ``setting`` (the reward setting's documented set at its own
+    thresholds, as InterMimic's success rate), or ``training`` (the run's set with its preset's overrides, e.g.
+    ``cpu_track``'s 0.25 m early termination, which saves samples in training but is not the success test)."""
 
     def __post_init__(self) -> None:
         if self.form not in M.CONTACT_FORMS:
             raise InputError(f"eval.form must be one of {', '.join(M.CONTACT_FORMS)}, got {self.form!r}")
+        if self.terminations not in TERMINATION_MODES:
+            raise InputError(f"eval.terminations must be one of {', '.join(TERMINATION_MODES)}, "
+                             f"got {self.terminations!r}")
 
 
 def _contact(gaps: np.ndarray, active: np.ndarray) -> float:
@@ -127,8 +134,8 @@ def _rollout_groups(policy: Policy, motions: list, groups: list[list[int]], cfg:
         for start in range(0, len(idx), max(1, cfg.max_envs)):
             chunk = idx[start:start + max(1, cfg.max_envs)]
             longest = max(motions[i].num_frames for i in chunk)
-            ecfg = env_config(policy.job, num_envs=len(chunk), reward_path=reward_path, state_init="start",
-                              rollout_length=longest + 1)
+            ecfg = env_config(policy.job, num_envs=len(chunk), reward_path=reward_path,
+                              **eval_env_overrides(cfg.terminations, longest))
             lib = MotionLibrary([motions[i] for i in chunk], device=ecfg.device)
             env = ClipEnv(ecfg, lib, assigned=torch.arange(len(chunk)))
             try:

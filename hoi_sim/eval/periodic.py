@@ -6,7 +6,9 @@ sits below evaluation and does not import it).
 
 The eval env is a separate :class:`~hoi_sim.eval.rollout.ClipEnv` built from the job's own env config
 (:func:`hoi_sim.train.job.env_config` with ``state_init="start"``, one env per clip) on the training library, built
-at the first evaluation and reused. The policy is rl-games' running model (with its input normaliser), used as
+at the first evaluation and reused. Its terminations are the reward setting's documented set at its own thresholds,
+as in ``hoi-sim eval``: a preset's tighter early termination (``cpu_track``) is for training samples, not the
+success test. The policy is rl-games' running model (with its input normaliser), used as
 :class:`~hoi_sim.eval.policy.Policy` (deterministic mean action clipped to [−1, 1]) in eval mode under
 ``torch.no_grad``; the model's mode is restored afterwards.
 """
@@ -81,12 +83,12 @@ class PeriodicEval:
     def build_env(self) -> ClipEnv:
         """The eval env (built once): one env per clip, frame-0 starts, episodes as long as the longest clip."""
         if self.env is None:
-            from hoi_sim.eval.rollout import ClipEnv
+            from hoi_sim.eval.rollout import ClipEnv, eval_env_overrides
             from hoi_sim.train.job import env_config
 
             lib = self.library
-            cfg = env_config(self.job, num_envs=lib.num_motions, reward_path=self.reward_path, state_init="start",
-                             rollout_length=int(lib.num_frames.max()) + 1)
+            cfg = env_config(self.job, num_envs=lib.num_motions, reward_path=self.reward_path,
+                             **eval_env_overrides("setting", int(lib.num_frames.max())))
             self.env = ClipEnv(cfg, lib, assigned=torch.arange(lib.num_motions))
         return self.env
 

@@ -17,6 +17,20 @@ import torch
 from hoi_sim.envs.hoi_env import HOIEnv
 from hoi_sim.motions.library import MotionLibrary
 
+TERMINATION_MODES = ("setting", "training")
+"""What ends an evaluation rollout: the reward setting's documented termination set at its own thresholds, or the
+training run's set with its preset's overrides."""
+
+
+def eval_env_overrides(terminations: str, longest_frames: int) -> dict:
+    """Env keys an evaluation sets over the job's env group: frame-0 starts, episodes as long as the longest clip
+    (``longest_frames``), and with ``terminations="setting"`` no per-term overrides, so the reward setting's
+    documented set (``hoi_sim/cfg/termination/<set>.yaml``) decides success, as InterMimic's success rate does."""
+    out: dict = {"state_init": "start", "rollout_length": int(longest_frames) + 1}
+    if terminations == "setting":
+        out["terminations"] = {}
+    return out
+
 
 class ClipEnv(HOIEnv):
     """``HOIEnv`` whose env i always starts clip ``assigned[i]`` at frame ``start_frames[i]`` (default 0) and is

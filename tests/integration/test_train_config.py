@@ -94,3 +94,26 @@ def test_minibatch_and_constant_sigma() -> None:
     assert not sigma.requires_grad and float(sigma[0]) == pytest.approx(-2.9)
     learned = build_model(TrainJob(MotionsConfig(), PPOConfig(units=[8], learn_log_std=True), {}, {}, "tr"), 5, 3)
     assert learned.a2c_network.sigma.requires_grad
+
+
+def test_eval_success_uses_the_settings_terminations() -> None:
+    """``cpu_track`` tightens body and object error to 0.25 m for training; evaluation (``terminations: setting``)
+    judges success with the setting's documented 0.5 m, and ``training`` keeps the run's own."""
+    from hoi_sim.envs.config import EnvCfg
+    from hoi_sim.eval.evaluate import EvalConfig
+    from hoi_sim.eval.rollout import eval_env_overrides
+    from hoi_sim.train.job import env_config
+
+    job = job_from_config(compose(["train=cpu_track", "reward=tr_lr_cr"]))
+
+    def thresholds(mode: str) -> tuple[float, float]:
+        terms = env_config(job, num_envs=2, **eval_env_overrides(mode, 50)).termination_terms().terms
+        return terms["body_error"].threshold, terms["object_error"].threshold
+
+    assert env_config(job).termination_terms().terms["body_error"].threshold == pytest.approx(0.25)
+    assert thresholds("training") == (pytest.approx(0.25), pytest.approx(0.25))
+    assert thresholds("setting") == (pytest.approx(0.5), pytest.approx(0.5))
+    cfg = EnvCfg.from_dict({**job.env, **eval_env_overrides("setting", 50)})
+    assert cfg.state_init == "start" and cfg.rollout_length == 51
+    with pytest.raises(InputError, match="eval.terminations"):
+        EvalConfig(terminations="strict")
