@@ -5,7 +5,14 @@ refinement) and post-processing, and writes into OUT (default ``SESSION/final_op
 ``hoi_sequence.npz`` (camera-frame SMPL-X + object pose + contacts), ``all_parameters_<stamp>.json`` (the app's
 format), ``solver_config.yaml``; and, when the session holds synthetic ground truth (``ground_truth.npz``),
 ``metrics.json`` with the errors of the solution and of the initialisation (``init_*``).
+``metrics.json`` also holds ``contact_excess_cm`` / ``penetration_excess_cm``: the solution's contact distance and
+penetration minus the ground truth's own (real motions are not contact-perfect either).
 A session that lacks required files fails with one line naming them, after reading what is there.
+
+``hoi-sim solve DIR [-o OUT]`` on a folder of session folders solves each into ``OUT/<name>/`` (default
+``DIR/solved``) with a progress line and ETA per session; sessions finished by an earlier (or killed) run are
+skipped, a bad session is reported and skipped, ``OUT/summary.json`` and ``OUT/summary.md`` list what was solved
+and what failed and why, and the exit status is 1 when any session failed (``hoi_sim.recon.batch``).
 """
 
 from __future__ import annotations
@@ -30,9 +37,13 @@ CFG_DIR = Path(__file__).resolve().parents[1] / "cfg" / "recon"
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("solve", help="4DHOISolver on an annotation session", description=__doc__.split("\n")[0])
-    p.add_argument("session", type=Path, help="session folder (video.mp4, obj_org.obj, motion/, kp_record_*.json …)")
+    p.add_argument("session", type=Path,
+                   help="session folder (video.mp4, obj_org.obj, motion/, kp_record_*.json …), or a folder of "
+                        "session folders to solve them all (batch: resumable, one summary)")
     p.add_argument("-o", "--out", type=Path, default=None,
-                   help="output folder (default: SESSION/final_optimized_parameters)")
+                   help="output folder (default: SESSION/final_optimized_parameters; batch: DIR/solved, one "
+                        "sub-folder per session plus summary.json and summary.md)")
+    p.add_argument("--redo", action="store_true", help="batch: solve again the sessions an earlier run finished")
     p.add_argument("--config", default="default",
                    help=f"solver preset name in {CFG_DIR.relative_to(CFG_DIR.parents[2])} or a YAML path")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -175,58 +186,95 @@ def _write_outputs(out: Path, seq, inp, files, cfg, metrics: dict | None) -> Pat
     return out / js.name
 
 
-def run(args: argparse.Namespace) -> int:
+def _solve_session(session: Path, out: Path, args: argparse.Namespace, cfg, say) -> dict | None:
+    """Ingest, solve, score (with ground truth) and write one session into ``out``; returns its metrics or None."""
     from hoi_sim.recon.ingest import describe_missing, load_session, locate
     from hoi_sim.recon.sequence import load_sequence
 
-    t0 = time.time()
-
-    def progress(msg: str) -> None:
-        print(f"[{time.time() - t0:6.1f}s] {msg}", flush=True)
-
-    files = locate(args.session)
+    files = locate(session)
     if files.missing:
         raise InputError(describe_missing(files))
-    cfg = None if args.ingest_only else load_solver_config(args.config, args.set)
-    out: Path = args.out or (args.session / "final_optimized_parameters")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"-o {out}: is an existing file, not a folder")
-    progress(f"ingest {args.session} (layout {files.layout})")
-    inp = load_session(args.session, load_masks=not args.no_masks, drop_last_frame=args.drop_last_frame)
+    say(f"ingest {session} (layout {files.layout})")
+    inp = load_session(session, load_masks=not args.no_masks, drop_last_frame=args.drop_last_frame)
     dof = inp.dof_per_frame()
-    progress(f"  frames {inp.start_frame}..{inp.end_frame - 1} of {inp.video_num_frames} ({inp.width}x{inp.height}, "
-             f"{inp.fps:g} fps), object {inp.object.num_vertices} vertices, "
-             f"{int(inp.active_pairs().sum())} 3D pairs in {len(inp.contact_frames())} frames, "
-             f"{int(inp.track_valid().sum())} 2D points, DoF min {int(dof.min())}, static={inp.static}, "
-             f"masks={'yes' if inp.object_masks is not None else 'no'}")
-    gt_path = args.session / "ground_truth.npz"
+    say(f"  frames {inp.start_frame}..{inp.end_frame - 1} of {inp.video_num_frames} ({inp.width}x{inp.height}, "
+        f"{inp.fps:g} fps), object {inp.object.num_vertices} vertices, "
+        f"{int(inp.active_pairs().sum())} 3D pairs in {len(inp.contact_frames())} frames, "
+        f"{int(inp.track_valid().sum())} 2D points, DoF min {int(dof.min())}, static={inp.static}, "
+        f"masks={'yes' if inp.object_masks is not None else 'no'}")
+    gt_path = session / "ground_truth.npz"
     body = _body_model(args.body, gt_path)
     if args.ingest_only:
         from hoi_sim.recon.gt_eval import sequence_from_input
 
         seq = sequence_from_input(inp)
     else:
-        progress(f"solve with body model '{getattr(body, 'name', type(body).__name__)}'")
-        seq = as_sequence(_call_solver(inp, cfg, body, progress), inp, body)
+        say(f"solve with body model '{getattr(body, 'name', type(body).__name__)}'")
+        seq = as_sequence(_call_solver(inp, cfg, body, say), inp, body)
         times = {k: v for k, v in seq.meta.get("diagnostics", {}).items() if k.startswith("t_")}
         if times:
-            progress("  timings: " + ", ".join(f"{k[2:-2]} {v:.2f}s" for k, v in times.items()))
-    seq.meta.setdefault("provenance", {}).update({"session": str(args.session), "ingest": inp.provenance,
+            say("  timings: " + ", ".join(f"{k[2:-2]} {v:.2f}s" for k, v in times.items()))
+    seq.meta.setdefault("provenance", {}).update({"session": str(session), "ingest": inp.provenance,
                                                   "solver": "ingest-only" if args.ingest_only else "4DHOISolver"})
     metrics = None
     if gt_path.is_file():  # scored before anything is written: a failure leaves the outputs as they were
         from hoi_sim.recon.gt_eval import metrics_with_init, sequence_from_input
 
-        progress("scoring against ground_truth.npz")
+        say("scoring against ground_truth.npz")
         metrics = metrics_with_init(seq, sequence_from_input(inp), load_sequence(gt_path), body)
     js = _write_outputs(out, seq, inp, files, cfg, metrics)
-    progress(f"wrote {out / 'hoi_sequence.npz'} and {js.name}" + (" and metrics.json" if metrics else ""))
-    if metrics is not None:
-        from hoi_sim.recon.gt_eval import METRIC_KEYS
+    say(f"wrote {out / 'hoi_sequence.npz'} and {js.name}" + (" and metrics.json" if metrics else ""))
+    return metrics
 
-        print(f"{'metric':22s} {'init':>9s} {'solved':>9s}")
-        for k in METRIC_KEYS:
-            print(f"{k:22s} {_num(metrics['init_' + k])} {_num(metrics[k])}")
+
+def _print_metrics(metrics: dict) -> None:
+    from hoi_sim.recon.gt_eval import REPORT_KEYS
+
+    print(f"{'metric':22s} {'init':>9s} {'solved':>9s}")
+    for k in REPORT_KEYS:
+        print(f"{k:22s} {_num(metrics.get('init_' + k))} {_num(metrics.get(k))}")
+
+
+def _run_batch(args: argparse.Namespace, cfg) -> int:
+    """``hoi-sim solve DIR`` on a folder of sessions: see :mod:`hoi_sim.recon.batch`."""
+    from hoi_sim.recon.batch import discover_sessions, run_batch
+
+    out: Path = args.out or (args.session / "solved")
+    sessions = discover_sessions(args.session, exclude=out)
+    if not sessions:
+        raise InputError(f"{args.session}: no session folders inside")
+    print(f"batch: {len(sessions)} sessions under {args.session} -> {out}", flush=True)
+
+    def solve_one(session: Path, staging: Path, log) -> dict | None:
+        return _solve_session(session, staging, args, cfg, log)
+
+    summary = run_batch(sessions, out, solve_one, say=lambda m: print(m, flush=True), redo=args.redo)
+    print(f"solved {len(summary.solved)} ({len(summary.resumed)} from an earlier run), failed {len(summary.failed)}; "
+          f"summary: {out / 'summary.json'}, {out / 'summary.md'}")
+    for f in summary.failed:
+        print(f"hoi-sim solve: failed: {f['session']}: {f['reason']}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from hoi_sim.recon.batch import is_session_folder
+
+    t0 = time.time()
+
+    def progress(msg: str) -> None:
+        print(f"[{time.time() - t0:6.1f}s] {msg}", flush=True)
+
+    if not args.session.is_dir():
+        raise InputError(f"{args.session}: session folder not found")
+    cfg = None if args.ingest_only else load_solver_config(args.config, args.set)
+    if not is_session_folder(args.session) and any(p.is_dir() for p in args.session.iterdir()):
+        return _run_batch(args, cfg)
+    out: Path = args.out or (args.session / "final_optimized_parameters")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"-o {out}: is an existing file, not a folder")
+    metrics = _solve_session(args.session, out, args, cfg, progress)
+    if metrics is not None:
+        _print_metrics(metrics)
     progress("done")
     sys.stdout.flush()
     return 0

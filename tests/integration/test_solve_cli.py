@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from hoi_sim import cli
 from hoi_sim.commands.solve import CFG_DIR, load_solver_config
-from hoi_sim.recon.gt_eval import METRIC_KEYS
+from hoi_sim.recon.gt_eval import REPORT_KEYS
 from hoi_sim.recon.sequence import load_sequence, newest_all_parameters
 
 SHARED = Path(os.environ.get("HOI_SIM_SHARED", Path(__file__).resolve().parents[3] / "shared"))
@@ -49,7 +49,9 @@ def test_ingest_only_writes_outputs_and_init_metrics(session, tmp_path, capsys):
     gt = load_sequence(session / "ground_truth.npz")
     assert seq.num_frames == gt.num_frames == 7
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == set(METRIC_KEYS) | {f"init_{k}" for k in METRIC_KEYS}
+    assert set(metrics) == set(REPORT_KEYS) | {f"init_{k}" for k in REPORT_KEYS} | {"gt_contact_dist_cm",
+                                                                                      "gt_penetration_cm"}
+    assert metrics["contact_excess_cm"] == pytest.approx(metrics["contact_dist_cm"] - metrics["gt_contact_dist_cm"])
     assert metrics["object_trans_err_cm"] == pytest.approx(metrics["init_object_trans_err_cm"])
     assert 0.5 < metrics["init_object_trans_err_cm"] < 40  # ~10 cm translation noise + motion of a single t
     assert metrics["init_object_rot_err_deg"] > 0.05
@@ -122,3 +124,56 @@ def test_solve_spear_example_names_missing_files(capsys):
     assert line == (f"hoi-sim solve: error: session {spear} is missing: motion/result_hand.pt or motion/result.pt, "
                     "kp_record_merged.json (read: video 42 frames 576x1024, mesh 7454 vertices 14900 faces)")
     assert not (spear / "final_optimized_parameters").exists()
+
+
+@pytest.fixture(scope="module")
+def batch_dir(tmp_path_factory, session) -> Path:
+    """3 good sessions (copies of the toy session) and 2 corrupt ones (missing annotations; a broken mesh)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("batch") / "sessions"
+    for name in ("good_a", "good_b", "good_c", "bad_missing", "bad_mesh"):
+        shutil.copytree(session, root / name, ignore=shutil.ignore_patterns("final_optimized_parameters"))
+    (root / "bad_missing" / "kp_record_merged.json").unlink()
+    (root / "bad_mesh" / "obj_org.obj").write_text("v 0 0 nan\nf 1 1 1\n")
+    return root
+
+
+def test_batch_solves_good_names_bad_and_resumes(batch_dir, tmp_path, capsys, monkeypatch):
+    from hoi_sim.commands import solve as solve_cmd
+
+    out = tmp_path / "out"
+    args = ["solve", str(batch_dir), "-o", str(out), "--config", "fast", "--set", "stage2.steps=1"]
+    real, calls = solve_cmd._solve_session, []
+
+    def recorded(session, *a, **k):
+        calls.append(session.name)
+        if kill_at and len(calls) == kill_at:
+            raise KeyboardInterrupt  # the run is killed while solving this session
+        return real(session, *a, **k)
+
+    monkeypatch.setattr(solve_cmd, "_solve_session", recorded)
+    kill_at = 4  # order: bad_mesh, bad_missing, good_a, good_b (killed), good_c
+    assert cli.main(args) != 0
+    assert (out / "good_a" / "done.json").is_file() and not (out / "good_b").exists()
+    assert json.loads((out / "summary.json").read_text())["solved"] == ["good_a"]
+    calls.clear()
+    kill_at = 0
+    capsys.readouterr()
+    assert cli.main(args) == 1  # two sessions are corrupt
+    captured = capsys.readouterr()
+    assert calls == ["bad_mesh", "bad_missing", "good_b", "good_c"]  # good_a was finished by the killed run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["solved"] == ["good_a", "good_b", "good_c"] and summary["resumed"] == ["good_a"]
+    reasons = {f["session"]: f["reason"] for f in summary["failed"]}
+    assert reasons.keys() == {"bad_mesh", "bad_missing"}
+    assert "kp_record_merged.json" in reasons["bad_missing"] and "not finite" in reasons["bad_mesh"]
+    assert "ETA" in captured.out and "failed: bad_missing" in captured.err
+    m = json.loads((out / "good_b" / "metrics.json").read_text())
+    assert "contact_excess_cm" in m and "penetration_excess_cm" in m
+    md = (out / "summary.md").read_text()
+    assert "| good_c |" in md and "**bad_mesh**" in md
+    assert not list(out.glob(".*"))  # no staging folder left
+    calls.clear()
+    assert cli.main(args) == 1  # a third run only retries the failed ones
+    assert calls == ["bad_mesh", "bad_missing"]
