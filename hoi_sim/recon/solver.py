@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from hoi_sim.recon import post
 from hoi_sim.recon.config import SolverConfig, Stage2Config
 from hoi_sim.recon.ik import limb_ik
 from hoi_sim.recon.losses import downsample_masks, edge_weights
+from hoi_sim.recon.objective import ObjectiveContext, frame_objective, keep_mask, keyframe_pairs, log_decision
 from hoi_sim.recon.render import render_size, scale_intrinsics
 from hoi_sim.recon.sdf import build_sdf
 from hoi_sim.recon.stage1 import build_problem, pool_static, solve_poses
@@ -41,7 +42,10 @@ class SolverResult:
     ``human``: SMPL-X params [T] (global orient/transl are the incam ones, after IK); ``obj_R [T,3,3]``,
     ``obj_t [T,3]`` act on ``inp.object.vertices`` (``v_cam = R v + t``); ``stage1_R``/``stage1_t``: the stage-1
     poses; ``keyframes [K]`` local indices optimised in stage 2; ``diagnostics``: timings (s), stage-1 residuals,
-    IK errors, stage-2 loss sums at the first and last step.
+    IK errors, stage-2 loss sums at the first and last step, and ``keep_or_revert``: per stage, what was kept and
+    why (:mod:`hoi_sim.recon.objective`). ``stages``: the solution after each stage on every frame, as
+    ``(human, R [T,3,3], t [T,3])`` under ``init``, ``stage1``, ``ik``, ``stage2`` (keyframe changes interpolated,
+    not smoothed) and ``post`` (= the result), for per-stage evaluation.
     """
 
     human: SmplxParams
@@ -52,6 +56,7 @@ class SolverResult:
     keyframes: np.ndarray
     start_frame: int = 0
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, tuple[SmplxParams, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def num_frames(self) -> int:
@@ -131,10 +136,42 @@ def _limb_ik(inp: SolverInput, cfg: SolverConfig, body_model: BodyModel, params0
     return ik.params
 
 
+def _as_smplx(p: BodyParams) -> SmplxParams:
+    return SmplxParams(**{k: v.detach().numpy().astype(np.float64) for k, v in p.as_dict().items()})
+
+
+def _select(keep: np.ndarray, a: BodyParams, b: BodyParams) -> BodyParams:
+    """Per frame: ``a`` where ``keep`` [F] is True, else ``b`` (same batch size)."""
+    m = torch.as_tensor(keep)[:, None]
+    return BodyParams(**{k: torch.where(m, va, vb.to(va.dtype)) for (k, va), vb in
+                         zip(a.as_dict().items(), b.as_dict().values())})
+
+
+def _context(inp: SolverInput, cfg: SolverConfig, body: BodyModel, V: np.ndarray) -> ObjectiveContext:
+    s2 = cfg.stage2
+    keep, faces_s, _ = cluster_decimate(V, np.asarray(inp.object.faces), s2.render.object_faces)
+    return ObjectiveContext(body=body, V=V, obj_v=torch.as_tensor(V[keep], dtype=torch.float32),
+                            obj_f=torch.as_tensor(faces_s),
+                            sdf=build_sdf(V, np.asarray(inp.object.faces), s2.sdf_resolution, s2.sdf_scale),
+                            cfg=cfg, cv=inp.contact_vertex, track_v=inp.track_vertex, track_xy=inp.track_xy, K=inp.K)
+
+
+def _decide(stage: str, before: dict[str, np.ndarray], after: dict[str, np.ndarray], joint: bool,
+            diag: dict[str, Any], say: Callable[[str], None]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Keep-or-revert of one stage (:func:`objective.keep_mask`), logged; returns the kept mask and the objective
+    terms as kept."""
+    kept = keep_mask(before["total"], after["total"], joint)
+    entry = log_decision(stage, before, after, kept, joint)
+    diag.setdefault("keep_or_revert", {})[stage] = entry
+    say("  " + entry["reason"])
+    return kept, {k: np.where(kept, after[k], before[k]) for k in after}
+
+
 def solve(inp: SolverInput, cfg: SolverConfig | None = None, body_model: BodyModel | None = None,
           progress: Callable[[str], None] | None = None) -> SolverResult:
     """Run 4DHOISolver on one session. ``body_model`` defaults to the proxy body; ``progress`` gets one-line
-    messages."""
+    messages. Each stage is kept per frame only where it lowered the solver's own objective (stage 1, IK, stage 2;
+    ``diagnostics["keep_or_revert"]``)."""
     cfg = cfg or SolverConfig()
     say = progress or (lambda msg: None)
     if cfg.threads:
@@ -147,14 +184,22 @@ def solve(inp: SolverInput, cfg: SolverConfig | None = None, body_model: BodyMod
         params0 = BodyParams.from_numpy(inp.human_incam, torch.float32)
         kps = body_model(params0).keypoints.double().numpy()
     Rd, td = post.camera_to_world(body_model, inp.human_incam, inp.human_global, inp.cam_to_world, T)
+    ctx, every = _context(inp, cfg, body_model, V), np.arange(T)
+    stages = {"init": (inp.human_incam, inp.obj_R_init.copy(), inp.obj_t_init.copy())}
 
     say(f"stage 1: object pose on {T} frames")
     R1, t1 = _stage1(inp, cfg, V, kps, Rd, td, diag)
+    o_init = frame_objective(ctx, params0, inp.obj_R_init, inp.obj_t_init, every)
+    k1, o1 = _decide("stage1", o_init, frame_objective(ctx, params0, R1, t1, every), inp.static, diag, say)
+    R1, t1 = np.where(k1[:, None, None], R1, inp.obj_R_init), np.where(k1[:, None], t1, inp.obj_t_init)
+    stages["stage1"] = (inp.human_incam, R1, t1)
     diag["t_stage1_s"] = time.perf_counter() - tic
     params1 = _limb_ik(inp, cfg, body_model, params0, V, R1, t1, diag)
+    kik, _ = _decide("ik", o1, frame_objective(ctx, params1, R1, t1, every), False, diag, say)
+    params1 = _select(kik, params1, params0)
+    stages["ik"] = (_as_smplx(params1), R1, t1)
     diag["t_ik_s"] = time.perf_counter() - tic - diag["t_stage1_s"]
 
-    # ---- stage 2 ----
     contact_frames = inp.contact_frames()
     first_contact = int(contact_frames[0]) if len(contact_frames) else 0
     pre_contact = (not inp.static) and len(contact_frames) > 0 and first_contact > 0
@@ -163,29 +208,43 @@ def solve(inp: SolverInput, cfg: SolverConfig | None = None, body_model: BodyMod
     params2 = params1.index(torch.as_tensor(kf)).detach()
     if cfg.stage2.enabled:
         say(f"stage 2: {len(kf)} keyframes × {cfg.stage2.steps} Adam steps")
-        R2, t2, params2, hist = _stage2(inp, cfg, body_model, kf, params1, R1, t1, V, Rd, td)
-        diag["stage2_loss"] = hist
+        R2, t2, params2 = _stage2_kept(inp, cfg, ctx, kf, params1, R1, t1, Rd, td, diag, say)
     diag["t_stage2_s"] = time.perf_counter() - tic - diag["t_stage1_s"] - diag["t_ik_s"]
 
-    # ---- post ----
     say("post: interpolation and smoothing")
-    human, R, t = _post(inp, cfg, kf, params1, params2, R1, t1, R2, t2, Rd, td, first_contact, pre_contact)
+    args = (inp, kf, params1, params2, R1, t1, R2, t2, Rd, td, first_contact, pre_contact)
+    stages["stage2"] = _post(replace(cfg, post=replace(cfg.post, smoothing="none")), *args)
+    human, R, t = stages["post"] = _post(cfg, *args)
+    _log_post(ctx, stages, every, diag)
     diag["t_total_s"] = time.perf_counter() - tic
     return SolverResult(human=human, obj_R=R, obj_t=t, stage1_R=R1, stage1_t=t1, keyframes=kf,
-                        start_frame=inp.start_frame, diagnostics=diag)
+                        start_frame=inp.start_frame, diagnostics=diag, stages=stages)
 
 
-def _keyframe_pairs(cv: np.ndarray, V: np.ndarray
-                    ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """Contact pairs of the keyframes (``cv [K,87]`` object vertex per keypoint, −1 none): the keypoint rows of each,
-    and padded to N: rows [K,N], pair mask [K,N] and object-frame points [K,N,3]."""
-    rows = [np.flatnonzero(r >= 0) for r in cv]
-    n = max(1, max(len(r) for r in rows))
-    rows_p = np.zeros((len(cv), n), np.int64)
-    pmask = np.zeros((len(cv), n), bool)
-    for i, r in enumerate(rows):
-        rows_p[i, : len(r)], pmask[i, : len(r)] = r, True
-    return rows, rows_p, pmask, V[np.take_along_axis(np.clip(cv, 0, None), rows_p, 1)]
+def _log_post(ctx: ObjectiveContext, stages: dict, every: np.ndarray, diag: dict[str, Any]) -> None:
+    """Post is logged, never reverted: its smoothing is a prior on motion, which the data objective cannot see."""
+    o = {k: frame_objective(ctx, BodyParams.from_numpy(stages[k][0]), stages[k][1], stages[k][2], every)
+         for k in ("stage2", "post")}
+    entry = log_decision("post", o["stage2"], o["post"], np.ones(len(every), bool), False)
+    entry["reason"] = (f"post: kept (smoothing is a motion prior the data objective cannot see); objective "
+                       f"{entry['objective_before']:.4g} -> {entry['objective_after_all']:.4g} over all frames")
+    diag.setdefault("keep_or_revert", {})["post"] = entry
+
+
+def _stage2_kept(inp: SolverInput, cfg: SolverConfig, ctx: ObjectiveContext, kf: np.ndarray, params1: BodyParams,
+                 R1: np.ndarray, t1: np.ndarray, Rd: np.ndarray, td: np.ndarray, diag: dict[str, Any],
+                 say: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray, BodyParams]:
+    """Stage 2 on the keyframes, then kept per keyframe (a static object: all together) only where it lowered the
+    objective, masks included; reverted keyframes return to their stage-1/IK solution."""
+    masks, hw = _mask_targets(inp, kf, cfg.stage2) if cfg.stage2.weights.mask > 0 else (None, None)
+    R2, t2, params2, hist = _stage2(inp, cfg, ctx, kf, params1, R1, t1, Rd, td, masks, hw)
+    diag["stage2_loss"] = hist
+    p1k = params1.index(torch.as_tensor(kf)).detach()
+    before = frame_objective(ctx, p1k, R1[kf], t1[kf], kf, masks, hw)
+    kept, _ = _decide("stage2", before, frame_objective(ctx, params2, R2[kf], t2[kf], kf, masks, hw), inp.static,
+                      diag, say)
+    R2[kf], t2[kf] = np.where(kept[:, None, None], R2[kf], R1[kf]), np.where(kept[:, None], t2[kf], t1[kf])
+    return R2, t2, _select(kept, params2, p1k)
 
 
 def _mask_targets(inp: SolverInput, kf: np.ndarray, s2: Stage2Config
@@ -202,18 +261,14 @@ def _mask_targets(inp: SolverInput, kf: np.ndarray, s2: Stage2Config
                        scale_intrinsics(f32(inp.K), s)), (h, w)
 
 
-def _stage2(inp: SolverInput, cfg: SolverConfig, body: BodyModel, kf: np.ndarray, params1: BodyParams,
-            R1: np.ndarray, t1: np.ndarray, V: np.ndarray, Rd: np.ndarray, td: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, BodyParams, dict[str, list[float]]]:
-    s2 = cfg.stage2
-    keep, faces_s, _ = cluster_decimate(V, np.asarray(inp.object.faces), s2.render.object_faces)
-    obj_v = torch.as_tensor(V[keep], dtype=torch.float32)
-    obj_f = torch.as_tensor(faces_s)
-    sdf = build_sdf(V, np.asarray(inp.object.faces), s2.sdf_resolution, s2.sdf_scale)
-    rows, rows_p, pmask, pts = _keyframe_pairs(inp.contact_vertex[kf], V)
+def _stage2(inp: SolverInput, cfg: SolverConfig, ctx: ObjectiveContext, kf: np.ndarray, params1: BodyParams,
+            R1: np.ndarray, t1: np.ndarray, Rd: np.ndarray, td: np.ndarray, masks: MaskTargets | None,
+            hw: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray, BodyParams, dict[str, list[float]]]:
+    s2, body = cfg.stage2, ctx.body
+    obj_v, obj_f, sdf = ctx.obj_v, ctx.obj_f, ctx.sdf
+    rows, rows_p, pmask, pts = keyframe_pairs(inp.contact_vertex[kf], ctx.V)
     jm = joint_mask_tree(rows, s2.chain_depth) if s2.joint_mask == "tree" else \
         joint_mask_released(inp.contact_keypoints(), len(kf))
-    masks, hw = _mask_targets(inp, kf, s2) if s2.weights.mask > 0 else (None, None)
     free = np.ones(len(kf), bool)
     R1k, t1k = R1[kf].copy(), t1[kf].copy()
     order = [np.arange(len(kf))]
@@ -253,7 +308,7 @@ def _stage2(inp: SolverInput, cfg: SolverConfig, body: BodyModel, kf: np.ndarray
     return R2, t2, out_p, hist
 
 
-def _post(inp: SolverInput, cfg: SolverConfig, kf: np.ndarray, params1: BodyParams, params2: BodyParams,
+def _post(cfg: SolverConfig, inp: SolverInput, kf: np.ndarray, params1: BodyParams, params2: BodyParams,
           R1: np.ndarray, t1: np.ndarray, R2: np.ndarray, t2: np.ndarray, Rd: np.ndarray, td: np.ndarray,
           first_contact: int, pre_contact: bool) -> tuple[SmplxParams, np.ndarray, np.ndarray]:
     pc, T = cfg.post, inp.num_frames

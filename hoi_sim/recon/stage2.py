@@ -219,6 +219,16 @@ def _terms(body: BodyModel, var: _Variables, batch: Stage2Batch, obj_v: torch.Te
     return terms
 
 
+def evaluate_terms(body: BodyModel, batch: Stage2Batch, obj_v: torch.Tensor, obj_faces: torch.Tensor,
+                   obj_sdf: SDFGrid, cfg: Stage2Config, render_hw: tuple[int, int] | None = None
+                   ) -> dict[str, torch.Tensor]:
+    """Unweighted per-keyframe [B] loss terms (contact m², collision m, mask, guard) at the batch's own poses
+    (``params``, ``R1``, ``t1``), without gradient."""
+    with torch.no_grad():
+        return _terms(body, _Variables.start(batch, cfg), batch, obj_v.to(torch.float32), obj_faces, obj_sdf, cfg,
+                      render_hw)
+
+
 def optimize_keyframes(body: BodyModel, batch: Stage2Batch, obj_vertices: torch.Tensor, obj_faces: torch.Tensor,
                        obj_sdf: SDFGrid, cfg: Stage2Config, render_hw: tuple[int, int] | None = None
                        ) -> Stage2Result:
