@@ -37,12 +37,15 @@ CFG_DIR = Path(__file__).resolve().parents[1] / "cfg" / "recon"
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("solve", help="4DHOISolver on an annotation session", description=__doc__.split("\n")[0])
-    p.add_argument("session", type=Path,
+    p.add_argument("session", type=Path, nargs="?",
                    help="session folder (video.mp4, obj_org.obj, motion/, kp_record_*.json …), or a folder of "
                         "session folders to solve them all (batch: resumable, one summary)")
     p.add_argument("-o", "--out", type=Path, default=None,
                    help="output folder (default: SESSION/final_optimized_parameters; batch: DIR/solved, one "
                         "sub-folder per session plus summary.json and summary.md)")
+    p.add_argument("--explain", action="store_true",
+                   help="print every loss weight with what it multiplies and its unit; with a session, also the "
+                        "weighted terms and their shares at the first and last step of stage 1 and stage 2")
     p.add_argument("--redo", action="store_true", help="batch: solve again the sessions an earlier run finished")
     p.add_argument("--config", default="default",
                    help=f"solver preset name in {CFG_DIR.relative_to(CFG_DIR.parents[2])} or a YAML path")
@@ -186,8 +189,9 @@ def _write_outputs(out: Path, seq, inp, files, cfg, metrics: dict | None) -> Pat
     return out / js.name
 
 
-def _solve_session(session: Path, out: Path, args: argparse.Namespace, cfg, say) -> dict | None:
-    """Ingest, solve, score (with ground truth) and write one session into ``out``; returns its metrics or None."""
+def _solve_session(session: Path, out: Path, args: argparse.Namespace, cfg, say) -> tuple[dict | None, dict]:
+    """Ingest, solve, score (with ground truth) and write one session into ``out``; returns its metrics (None
+    without ground truth) and the solver's diagnostics."""
     from hoi_sim.recon.ingest import describe_missing, load_session, locate
     from hoi_sim.recon.sequence import load_sequence
 
@@ -224,7 +228,7 @@ def _solve_session(session: Path, out: Path, args: argparse.Namespace, cfg, say)
         metrics = metrics_with_init(seq, sequence_from_input(inp), load_sequence(gt_path), body)
     js = _write_outputs(out, seq, inp, files, cfg, metrics)
     say(f"wrote {out / 'hoi_sequence.npz'} and {js.name}" + (" and metrics.json" if metrics else ""))
-    return metrics
+    return metrics, seq.meta.get("diagnostics", {})
 
 
 def _print_metrics(metrics: dict) -> None:
@@ -246,7 +250,7 @@ def _run_batch(args: argparse.Namespace, cfg) -> int:
     print(f"batch: {len(sessions)} sessions under {args.session} -> {out}", flush=True)
 
     def solve_one(session: Path, staging: Path, log) -> dict | None:
-        return _solve_session(session, staging, args, cfg, log)
+        return _solve_session(session, staging, args, cfg, log)[0]
 
     summary = run_batch(sessions, out, solve_one, say=lambda m: print(m, flush=True), redo=args.redo)
     print(f"solved {len(summary.solved)} ({len(summary.resumed)} from an earlier run), failed {len(summary.failed)}; "
@@ -264,17 +268,29 @@ def run(args: argparse.Namespace) -> int:
     def progress(msg: str) -> None:
         print(f"[{time.time() - t0:6.1f}s] {msg}", flush=True)
 
+    cfg = None if args.ingest_only else load_solver_config(args.config, args.set)
+    if args.explain:
+        from hoi_sim.recon.explain import weights_table
+
+        print(weights_table(cfg or load_solver_config(args.config, args.set)))
+        if args.session is None:
+            return 0
+    if args.session is None:
+        raise InputError("a session folder (or a folder of sessions) is required unless --explain is given")
     if not args.session.is_dir():
         raise InputError(f"{args.session}: session folder not found")
-    cfg = None if args.ingest_only else load_solver_config(args.config, args.set)
     if not is_session_folder(args.session) and any(p.is_dir() for p in args.session.iterdir()):
         return _run_batch(args, cfg)
     out: Path = args.out or (args.session / "final_optimized_parameters")
     if out.exists() and not out.is_dir():
         raise InputError(f"-o {out}: is an existing file, not a folder")
-    metrics = _solve_session(args.session, out, args, cfg, progress)
+    metrics, diag = _solve_session(args.session, out, args, cfg, progress)
     if metrics is not None:
         _print_metrics(metrics)
+    if args.explain and cfg is not None:
+        from hoi_sim.recon.explain import balance_table
+
+        print(balance_table(diag, cfg))
     progress("done")
     sys.stdout.flush()
     return 0

@@ -15,9 +15,13 @@ class Stage1Config:
     """Object pose per frame by weighted least squares (Eq. 3), batched Levenberg–Marquardt on SE(3)."""
 
     w3d: float = 900.0
-    """Weight of 3D-3D pairs (residuals in m)."""
+    """Weight of the 3D-3D pairs. Multiplies the *squared* residual ``|R p + t − q|²`` (m²; unit 1/m²) under
+    'paper' (the residual is scaled by √w = 30); under 'code' the residual itself is scaled by w (its square by
+    w² = 810000)."""
     w2d: float = 2.0
-    """Weight of 3D-2D reprojections (residuals in pixels)."""
+    """Weight of the 3D-2D reprojections. Multiplies the *squared* pixel residual ``|π(R p + t) − uv|²`` (px²; unit
+    1/px²) under 'paper' (residual × √2); under 'code' the residual × 2 (square × 4). The 3D:2D balance on the
+    squares is 450:1 (paper) or 202500:1 (code): a factor 450 between the conventions."""
     weight_convention: Literal["paper", "code"] = "paper"
     """'paper' (Eq. 3): residuals are multiplied by √w (squared-cost weights 900 and 2); 'code': by w itself
     (squared-cost weights 810000 and 4, the released code). The code's convention lets a noisy human estimate
@@ -31,8 +35,8 @@ class Stage1Config:
     step_tol: float = 1e-9
     """… or when its largest step component (rad, m) falls below this."""
     prior_weight: float = 1e-3
-    """Weak pull toward the initial pose (residual weight per m and per rad) so that frames with fewer than
-    6 DoF stay well posed; 0 disables it."""
+    """Weak pull toward the initial pose: multiplies the *residual* (δω in rad, δt in m; its square weighs 1e-6) so
+    that frames with fewer than 6 DoF stay well posed; 0 disables it."""
     min_z: float = 0.1
     """Projection depth clamp (m), as release B."""
     kabsch_init: bool = True
@@ -61,23 +65,31 @@ class IKConfig:
 
 @dataclass
 class LossWeights:
-    """Stage-2 loss weights (Eq. 4, 14–20); defaults are the released code's."""
+    """Stage-2 loss weights (Eq. 4, 14–20); defaults are the released code's. ``hoi-sim solve --explain`` prints
+    them with the balance of the weighted terms at the first and last step."""
 
     contact: float = 50.0
+    """Multiplies ``L_contact = Σ w_i d_i²`` (Eq. 18–19): a *squared* distance (m²), so unit 1/m²; a 1 cm gap on one
+    pair costs 50·1e-4 = 0.005."""
     collision: float = 8.0
+    """Multiplies ``L_collision = λ·Σ φ_obj(human vertices) + Σ φ_body(object vertices)`` (Eq. 20): a sum of
+    penetration *depths*, not squared (m), so unit 1/m; one vertex 1 mm inside the object costs 8·10·1e-3 = 0.08."""
     mask: float = 0.05
+    """Multiplies ``L_mask`` (Eq. 17): coverage MSE (dimensionless, squared) plus an edge term in render pixels."""
     contact_eps: float = 0.1
-    """ε of Eq. 18 (m)."""
+    """ε of Eq. 18 (m): the pair weights ``w_i = (d_i+ε)²/Σ(d_j+ε)²``."""
     human_in_object: float = 10.0
-    """λ_{h→o} of Eq. 20."""
+    """λ_{h→o} of Eq. 20 (dimensionless): human-in-object depths count this many times the object-in-human ones."""
     mask_mse: float = 1.5
-    """α of Eq. 17."""
+    """α of Eq. 17 (dimensionless): multiplies the mean squared coverage error."""
     mask_edge: float = 1e-3
-    """β of Eq. 17."""
+    """β of Eq. 17: multiplies Σ edge band × distance to the GT edge band (render pixels)."""
     mask_human: float = 0.5
+    """Multiplies the human silhouette's α·MSE + β·edge (dimensionless)."""
     mask_object: float = 1.5
+    """Multiplies the object silhouette's α·MSE + β·edge (dimensionless)."""
     trans_guard: float = 0.1
-    """Largest object translation change in stage 2 per axis (m) before the 1e6 penalty."""
+    """Largest object translation change in stage 2 per axis (m) before the 1e6·excess² (1/m²) penalty."""
 
 
 @dataclass

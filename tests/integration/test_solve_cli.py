@@ -177,3 +177,20 @@ def test_batch_solves_good_names_bad_and_resumes(batch_dir, tmp_path, capsys, mo
     calls.clear()
     assert cli.main(args) == 1  # a third run only retries the failed ones
     assert calls == ["bad_mesh", "bad_missing"]
+
+
+def test_explain_prints_weights_units_and_balance(session, tmp_path, capsys):
+    assert cli.main(["solve", "--explain"]) == 0
+    text = capsys.readouterr().out
+    for key in ("stage1.w3d", "stage1.w2d", "stage2.weights.contact", "stage2.weights.collision",
+                "stage2.weights.mask"):
+        assert key in text
+    assert "[m²]" in text and "px²" in text
+    rc = cli.main(["solve", str(session), "--explain", "--config", "fast", "--set", "stage2.steps=2",
+                   "-o", str(tmp_path / "o")])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "stage-2 Adam loss at its first and last step" in text and "objective terms at the start and end" in text
+    for term in ("reprojection", "contact", "collision", "mask"):
+        assert term in text
+    assert "stage1: kept" in text and "post: kept" in text
