@@ -92,7 +92,8 @@ def main() -> None:
     _hoi_sim("eval", f"checkpoint={run}", f"motions={clip}", f"out={ev}", *extra)
     _hoi_sim("plot", str(run), "-o", str(png))
 
-    from hoi_sim.commands.replay import load_clip, replay_pd
+    from hoi_sim.eval.replay import replay_pd
+    from hoi_sim.motions.manifest import load_clip
     from hoi_sim.train.job import job_from_config, load_run_config, sim_config
 
     sim_cfg = sim_config(job_from_config(load_run_config(run)).sim)

@@ -36,7 +36,8 @@ def test_convert_says_what_grounding_did(clip, tmp_path, capsys) -> None:
 
 
 def test_reset_drop_before_and_after(clip) -> None:
-    from hoi_sim.commands.replay import load_clip, replay_pd
+    from hoi_sim.eval.replay import replay_pd
+    from hoi_sim.motions.manifest import load_clip
     from hoi_sim.sim.config import SimConfig
 
     path, objects = clip

@@ -1,16 +1,15 @@
-"""``hoi-sim replay`` on one real InterMimic clip (skips without ../shared), both modes, single convex hull."""
+"""``hoi-sim replay`` on one real InterMimic clip (skips without ../shared), both modes, single convex hull; mixed
+batches: ``tests/integration/test_subset_tools.py`` and ``test_demo_mix.py``."""
 
 from __future__ import annotations
 
 import json
 import math
 
-import numpy as np
 import pytest
-import torch
 
 from hoi_sim.cli import main
-from hoi_sim.commands.replay import load_clip, reference_state
+from hoi_sim.motions.manifest import load_clip
 
 CLIP = "sub2_largetable_000.pt"
 
@@ -29,16 +28,6 @@ def motion(clip):
 
 
 @pytest.mark.shared_data
-def test_reference_state_hits_frames(motion) -> None:
-    s = reference_state(motion, 5 / motion.fps)
-    torch.testing.assert_close(s.dof_pos[0], torch.as_tensor(motion.dof_pos[5]))
-    torch.testing.assert_close(s.root_pos[0], torch.as_tensor(motion.root_pos[5]))
-    mid = reference_state(motion, 5.5 / motion.fps)
-    expect = 0.5 * (motion.root_pos[5] + motion.root_pos[6])
-    np.testing.assert_allclose(mid.root_pos[0].numpy(), expect, atol=1e-6)
-
-
-@pytest.mark.shared_data
 def test_replay_both_modes_json(clip, tmp_path, capsys) -> None:
     path, objects = clip
     out = tmp_path / "replay.json"
@@ -48,7 +37,8 @@ def test_replay_both_modes_json(clip, tmp_path, capsys) -> None:
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 1
     r = rows[0]
-    assert r["clip"] == "sub2_largetable_000"
+    assert r["clip"] == "sub2_largetable_000" and (r["env"], r["batch"], r["group"]) == (0, 0, 0)
+    assert r["object"]["name"] == "largetable" and len(r["object"]["hash"]) == 12 and len(r["skeleton"]) == 12
     assert r["reset_error_mm"] <= 1.0  # built on the clip's own skeleton
     assert r["kin_frames"] == 31 and r["pd_steps"] == 30
     for key in ("max_obj_penetration_mm", "max_ground_penetration_mm"):
@@ -67,7 +57,7 @@ def test_replay_both_modes_json(clip, tmp_path, capsys) -> None:
 def test_replay_missing_file_is_one_line_error(tmp_path, capsys) -> None:
     rc = main(["replay", str(tmp_path / "nope.npz")])
     assert rc == 1
-    assert "no such motion file" in capsys.readouterr().err
+    assert "nope.npz: no such file or folder" in capsys.readouterr().err
 
 
 @pytest.mark.shared_data
