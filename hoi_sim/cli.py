@@ -11,8 +11,8 @@ import sys
 
 from hoi_sim.errors import HoiSimError, debug_enabled, one_line
 
-COMMANDS = ("info", "convert", "validate", "replay", "synth", "solve", "train", "eval", "plot", "render", "demo",
-            "bench")
+COMMANDS = ("info", "convert", "validate", "manifest", "subsets", "replay", "synth", "solve", "train", "eval", "plot",
+            "render", "demo", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

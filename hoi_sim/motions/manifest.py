@@ -15,12 +15,14 @@ CSV (header required; extra columns are ignored)::
     sub2_largetable_000.pt,lift_table,sub2,largetable
 
 ``resolve_motions(path, subset)`` returns the clips of one action subset (all clips when ``subset`` is None);
-``load_clip`` reads one as a ``HOIMotion`` (``.npz``) or converts it from InterMimic (``.pt``).
+``load_clip`` reads one as a ``HOIMotion`` (``.npz``) or converts it from InterMimic (``.pt``);
+``write_manifest(clips, path)`` writes clips as a manifest (``hoi-sim manifest``), atomically.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from hoi_sim.errors import InputError
+from hoi_sim.io_utils import write_text_atomic
 
 if TYPE_CHECKING:
     from hoi_sim.motions.schema import HOIMotion
@@ -61,7 +64,7 @@ def _entry_from_file(path: Path) -> ClipEntry:
         from hoi_sim.motions import read_meta
 
         meta = read_meta(path)
-        return ClipEntry(path, meta.get("action"), meta.get("subject"), meta.get("object_name"))
+        return ClipEntry(path, *(str(meta[k]) if meta.get(k) else None for k in ("action", "subject", "object_name")))
     parts = path.stem.split("_")
     if len(parts) >= 3:
         return ClipEntry(path, None, parts[0], parts[-2])
@@ -201,3 +204,43 @@ def load_clip(entry: ClipEntry | str | os.PathLike, objects_dir: str | os.PathLi
             motion.meta[key] = value
     motion, _ = prepare_reference(motion, ground=ground, fix_penetration=fix_penetration)
     return motion
+
+
+MANIFEST_COLUMNS = ("path", "action", "subject", "object")
+
+
+def _manifest_path(clip: Path, folder: Path) -> str:
+    """A clip's path as a manifest stores it: relative to the manifest's folder when the clip lies below it (the
+    manifest then moves with its clips), absolute otherwise."""
+    clip = clip.resolve()
+    try:
+        return clip.relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return str(clip)
+
+
+def manifest_text(clips: list[ClipEntry], path: str | os.PathLike) -> str:
+    """The text of a manifest at ``path`` listing ``clips`` (YAML or CSV by its suffix, module docstring); labels
+    that are None stay empty (``null`` in YAML). ``InputError`` for another suffix or no clips."""
+    path = Path(path)
+    if path.suffix not in MANIFEST_SUFFIXES:
+        raise InputError(f"{path}: a manifest is written as {'/'.join(MANIFEST_SUFFIXES)}")
+    if not clips:
+        raise InputError(f"{path}: no clips to write")
+    rows = [{"path": _manifest_path(c.path, path.parent), "action": c.action, "subject": c.subject,
+             "object": c.object} for c in clips]
+    if path.suffix != ".csv":
+        return yaml.safe_dump({"schema_version": MANIFEST_VERSION, "clips": rows}, sort_keys=False)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows)
+    return buf.getvalue()
+
+
+def write_manifest(clips: list[ClipEntry], path: str | os.PathLike) -> Path:
+    """Write ``clips`` as a manifest at ``path`` (:func:`manifest_text`), atomically (temp file, then rename);
+    it reads back with :func:`read_manifest`. Returns the path."""
+    path = Path(path)
+    write_text_atomic(path, manifest_text(clips, path))
+    return path
