@@ -1,7 +1,8 @@
 """Table-1-style reports: per action subset and overall, one row per (checkpoint, reward setting), plus the
 reference motion itself as a baseline row, overall and **per clip** (scope ``clip``: the contact floor a policy's
-contact on that clip is judged against). Written as ``report.md``, ``report.csv``, ``report.json`` and
-``report.png`` (grouped bar plot, matplotlib Agg), each atomically.
+contact on that clip is judged against). Each row counts the distinct objects and subjects (skeletons) of its clips
+(``n_objects``, ``n_subjects``: by content, from ``ClipResult.object`` / ``subject``; 0 = not given). Written as
+``report.md``, ``report.csv``, ``report.json`` and ``report.png`` (grouped bar plot, matplotlib Agg), each atomically.
 
 The headline contact column is ``contact_mm`` (mean surface distance over active interaction-graph edges and
 frames, mm: the paper's Table 1 unit); Eq. 23's sum of squares is the separate ``contact_sum_m2`` (m²).
@@ -59,6 +60,10 @@ class ClipResult:
     """Frames evaluated (reached by the rollout)."""
     reached_end: bool
     metrics: dict[str, float] = field(default_factory=dict)
+    object: str = ""
+    """The clip's object by content (``motions.assets.clip_asset_ids``: mesh, scale, mass mode); empty: unknown."""
+    subject: str = ""
+    """The clip's subject by its skeleton (bone offsets, ``motions.assets.clip_asset_ids``); empty: unknown."""
 
 
 @dataclass
@@ -74,6 +79,10 @@ class ReportRow:
     values: dict[str, float]
     clip: str = ""
     """The clip of a per-clip row (scope ``clip``); empty otherwise."""
+    n_objects: int = 0
+    """Distinct objects (by content) among the row's clips; 0 when the results do not say."""
+    n_subjects: int = 0
+    """Distinct subjects (skeletons) among the row's clips; 0 when the results do not say."""
 
 
 def _setting_key(s: str) -> tuple[int, str]:
@@ -91,7 +100,8 @@ def _row(scope: str, subset: str, setting: str, checkpoint: str, clips: list[Cli
     values = {m: _nanmean(c.metrics.get(m, float("nan")) for c in clips) for m in METRIC_NAMES if m != "success_rate"}
     values["success_rate"] = float(np.mean([c.reached_end for c in clips])) if clips else float("nan")
     return ReportRow(scope, subset, setting, checkpoint, len(clips), int(sum(c.frames for c in clips)),
-                     {m: values[m] for m in METRIC_NAMES}, clip)
+                     {m: values[m] for m in METRIC_NAMES}, clip, len({c.object for c in clips if c.object}),
+                     len({c.subject for c in clips if c.subject}))
 
 
 def _reference_per_clip(results: list[ClipResult]) -> list[ClipResult]:
@@ -167,14 +177,16 @@ def to_markdown(rows: list[ReportRow], results: list[ClipResult] | None = None, 
     lines += [f"- `{m}` ({u}): {d}" for m, (u, d) in METRICS.items()]
     if contact_form:
         lines += ["", f"Human end of the contact metrics: `{contact_form}` (eval.form)."]
-    header = ["setting", "checkpoint", "clips", "frames"] + [f"{m} ({METRICS[m][0]})" for m in METRIC_NAMES]
+    header = ["setting", "checkpoint", "clips", "objects", "subjects", "frames"]
+    header += [f"{m} ({METRICS[m][0]})" for m in METRIC_NAMES]
     table = _table_rows(rows)
     for scope in [s for s in dict.fromkeys(r.subset for r in table)]:
         lines += ["", f"## {'Overall' if scope == OVERALL else 'Subset: ' + scope}", "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in (r for r in table if r.subset == scope):
             ck = r.checkpoint if len(r.checkpoint) <= 40 else "…" + r.checkpoint[-39:]
-            cells = [SETTING_LABELS.get(r.setting, r.setting), ck or "–", str(r.n_clips), str(r.frames)]
+            cells = [SETTING_LABELS.get(r.setting, r.setting), ck or "–", str(r.n_clips), str(r.n_objects or "–"),
+                     str(r.n_subjects or "–"), str(r.frames)]
             cells += [_fmt(r.values[m], m) for m in METRIC_NAMES]
             lines.append("| " + " | ".join(cells) + " |")
     clip_rows = [r for r in rows if r.scope == CLIP]
@@ -224,9 +236,11 @@ def to_csv(rows: list[ReportRow]) -> str:
     """One line per row (subset, overall and per-clip reference rows; ``clip`` is empty except on the latter)."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["scope", "subset", "setting", "checkpoint", "clip", "n_clips", "frames", *METRIC_NAMES])
+    w.writerow(["scope", "subset", "setting", "checkpoint", "clip", "n_clips", "n_objects", "n_subjects", "frames",
+                *METRIC_NAMES])
     for r in rows:
-        w.writerow([r.scope, r.subset, r.setting, r.checkpoint, r.clip, r.n_clips, r.frames,
+        w.writerow([r.scope, r.subset, r.setting, r.checkpoint, r.clip, r.n_clips, r.n_objects or "",
+                    r.n_subjects or "", r.frames,
                     *[("" if math.isnan(r.values[m]) else f"{r.values[m]:.6g}") for m in METRIC_NAMES]])
     return buf.getvalue()
 

@@ -99,3 +99,10 @@ def group_assets(motions: Sequence[HOIMotion], names: Sequence[str] | None = Non
             groups.append(AssetGroup(skel[0], skel[1], obj, name, object_motion_kind(m), i))
         clip_group.append(index[key])
     return groups, clip_group
+
+
+def clip_asset_ids(motions: Sequence[HOIMotion]) -> list[tuple[str, str]]:
+    """Per clip: (object id, skeleton id) as :func:`group_assets` identifies them over all of ``motions`` at once
+    (pass every clip of a report together, so that skeletons equal within ``SKELETON_MATCH_M`` share one id)."""
+    groups, clip_group = group_assets(motions)
+    return [(groups[g].object, groups[g].skeleton) for g in clip_group]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 import pytest
 
-from hoi_sim.eval.report import ClipResult, build_rows, write_report
+from hoi_sim.eval.report import ClipResult, build_rows, to_csv, write_report
 
 CONTACT_MM = {("reference", "a"): 4.0, ("reference", "b"): 9.0, ("reference", "c"): 2.5,
               ("tr", "a"): 40.0, ("tr", "b"): 30.0, ("tr", "c"): 20.0,
@@ -84,3 +85,35 @@ def test_markdown_states_how_long_each_policy_stayed_up() -> None:
     assert "| TR+LR+CR | run_cr/last.pth | clip_a | 100 | 100 | 100% | yes |" in md
     assert "train=cpu_track" in md  # a policy fell: the report points to the preset that tracks
     assert "train=cpu_track" not in to_markdown([], res[:1] + res[2:])
+
+
+def test_rows_count_objects_and_subjects(tmp_path) -> None:
+    """Each subset and overall row counts the distinct objects and subjects of its clips (by the ids the
+    results carry: ``motions.assets.clip_asset_ids``); results without ids show no count."""
+    import numpy as np
+
+    from hoi_sim.envs.toy import toy_motion
+    from hoi_sim.motions.assets import clip_asset_ids
+
+    a, b, big = (toy_motion(4, seed=1, name=n) for n in ("a", "b", "big"))
+    b.skeleton_offsets = b.skeleton_offsets + np.float32(2e-7)  # float noise: the same subject
+    big.skeleton_offsets = big.skeleton_offsets * np.float32(1.25)
+    big.obj_vertices = big.obj_vertices * np.float32(1.25)
+    ids = dict(zip("abc", clip_asset_ids([a, b, big])))
+    assert ids["a"] == ids["b"] and ids["c"][0] != ids["a"][0] and ids["c"][1] != ids["a"][1]
+    res = [_res(s, sub, c, 10.0) for sub, clips in (("lift", "ab"), ("push", "c")) for c in clips
+           for s in ("reference", "tr")]
+    for r in res:
+        r.object, r.subject = ids[r.clip]
+    rows = build_rows(res)
+    counts = {(r.scope, r.setting): (r.n_clips, r.n_objects, r.n_subjects) for r in rows if r.scope != "clip"}
+    assert counts[("lift", "tr")] == (2, 1, 1) and counts[("push", "reference")] == (1, 1, 1)
+    assert counts[("overall", "tr")] == (3, 2, 2) and counts[("overall", "reference")] == (3, 2, 2)
+    paths = write_report(res, tmp_path)
+    csv_rows = list(csv.DictReader(paths["csv"].open()))
+    overall = next(r for r in csv_rows if r["scope"] == "overall" and r["setting"] == "tr")
+    assert (overall["n_clips"], overall["n_objects"], overall["n_subjects"]) == ("3", "2", "2")
+    assert "| setting | checkpoint | clips | objects | subjects | frames |" in paths["md"].read_text()
+    bare = build_rows(_results())  # results that carry no ids: no counts claimed
+    assert all(r.n_objects == 0 and r.n_subjects == 0 for r in bare)
+    assert next(r for r in csv.DictReader(io.StringIO(to_csv(bare))))["n_objects"] == ""
