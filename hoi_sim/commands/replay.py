@@ -32,8 +32,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from hoi_sim.errors import InputError
+
+if TYPE_CHECKING:
+    from hoi_sim.motions.manifest import ClipEntry
+    from hoi_sim.motions.schema import HOIMotion
 
 MM = 1000.0
 
@@ -62,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _clips(args: argparse.Namespace) -> list:
+def _clips(args: argparse.Namespace) -> list[ClipEntry]:
     """The clips of every input (files, folders, manifests), ``--subset`` applied, each file once."""
     from hoi_sim.motions.manifest import resolve_motions
 
@@ -77,7 +82,7 @@ def _clips(args: argparse.Namespace) -> list:
     return list(clips.values())
 
 
-def _prepared(clips: list, args: argparse.Namespace) -> tuple[list, list[dict]]:
+def _prepared(clips: list[ClipEntry], args: argparse.Namespace) -> tuple[list[HOIMotion], list[dict]]:
     """(prepared motions, their rows so far: name, frames, fps and what the preparation did)."""
     from hoi_sim.motions import penetration
     from hoi_sim.motions.grounding import report_of

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -35,6 +36,12 @@ from hoi_sim.motions.schema import HOIMotion
 from hoi_sim.objects.mesh import surface_points
 from hoi_sim.sim.config import SimConfig
 from hoi_sim.skeleton import BODY_JOINTS_22, FEET, NUM_BODIES, body_ids
+
+if TYPE_CHECKING:
+    import mujoco
+
+    from hoi_sim.sim.mujoco import MujocoBackend
+    from hoi_sim.sim.scene import SceneIndex
 
 FALL_HEIGHT = 0.5
 """Root height (m) below which a PD replay counts as fallen."""
@@ -71,7 +78,8 @@ class ReplayOptions:
             raise InputError(f"replay max_seconds must be > 0, got {self.max_seconds}")
 
 
-def build_batch(motions: Sequence[HOIMotion], cfg: SimConfig, opts: ReplayOptions):
+def build_batch(motions: Sequence[HOIMotion], cfg: SimConfig, opts: ReplayOptions
+                ) -> tuple[MotionLibrary, MujocoBackend]:
     """(library of ``motions``, MuJoCo backend with env i on clip i's asset group), as training builds them."""
     lib = MotionLibrary(list(motions))
     kw = {"cfg": cfg, "object_collision": opts.collision, "log_mapping": False}
@@ -98,13 +106,13 @@ def asset_rows(lib: MotionLibrary, batch: int = 0) -> list[dict]:
     return rows
 
 
-def reset_to_start(sim, lib: MotionLibrary) -> None:
+def reset_to_start(sim: MujocoBackend, lib: MotionLibrary) -> None:
     """Reset env i to frame 0 of clip i."""
     ids = torch.arange(lib.num_motions)
     sim.reset(ids, lib.frame_state(ids, torch.zeros_like(ids)).reset_state())
 
 
-def reset_errors_mm(sim, lib: MotionLibrary, motions: Sequence[HOIMotion]) -> np.ndarray:
+def reset_errors_mm(sim: MujocoBackend, lib: MotionLibrary, motions: Sequence[HOIMotion]) -> np.ndarray:
     """[n] largest body distance (mm) between simulator and reference after resetting every env to its clip's
     frame 0 (reference: the clip's float64 ``body_pos[0]``)."""
     reset_to_start(sim, lib)
@@ -113,7 +121,8 @@ def reset_errors_mm(sim, lib: MotionLibrary, motions: Sequence[HOIMotion]) -> np
     return np.linalg.norm(pos - ref, axis=-1).max(-1) * MM
 
 
-def contact_distances(model, data, index) -> tuple[np.ndarray, np.ndarray, float]:
+def contact_distances(model: mujoco.MjModel, data: mujoco.MjData, index: SceneIndex
+                      ) -> tuple[np.ndarray, np.ndarray, float]:
     """Per humanoid body [52]: smallest signed distance (m) to the object and to the ground among the detected
     contact pairs of ``data`` (inf when none is within detection range), and the object–ground distance (m)."""
     to_obj = np.full(NUM_BODIES, np.inf)
@@ -137,8 +146,8 @@ def contact_distances(model, data, index) -> tuple[np.ndarray, np.ndarray, float
     return to_obj, to_floor, float(dist[of].min()) if of.any() else math.inf
 
 
-def replay_kinematic(sim, lib: MotionLibrary, motions: Sequence[HOIMotion], max_seconds: float | None = None
-                     ) -> list[dict]:
+def replay_kinematic(sim: MujocoBackend, lib: MotionLibrary, motions: Sequence[HOIMotion],
+                     max_seconds: float | None = None) -> list[dict]:
     """Kinematic figures of every clip of the batch (module docstring)."""
     n, feet = lib.num_motions, body_ids(FEET)
     frames = np.array([m.num_frames if max_seconds is None else min(m.num_frames, int(max_seconds * m.fps) + 1)
@@ -179,7 +188,7 @@ class _PdTrace:
     drop: np.ndarray
 
 
-def _pd_trace(sim, lib: MotionLibrary, steps: np.ndarray) -> _PdTrace:
+def _pd_trace(sim: MujocoBackend, lib: MotionLibrary, steps: np.ndarray) -> _PdTrace:
     """Step the batch from its frame-0 reset for ``steps.max()`` control steps, PD targets on each clip's next
     reference DOFs; an env stops counting at its own ``steps[i]`` or when it falls."""
     n, dt = lib.num_motions, float(sim.control_dt)
@@ -206,8 +215,8 @@ def _pd_trace(sim, lib: MotionLibrary, steps: np.ndarray) -> _PdTrace:
     return tr
 
 
-def replay_pd_batch(sim, lib: MotionLibrary, motions: Sequence[HOIMotion], max_seconds: float | None = None
-                    ) -> list[dict]:
+def replay_pd_batch(sim: MujocoBackend, lib: MotionLibrary, motions: Sequence[HOIMotion],
+                    max_seconds: float | None = None) -> list[dict]:
     """PD-tracking figures of every clip of the batch (module docstring)."""
     dt = float(sim.control_dt)
     duration = np.array([(m.num_frames - 1) / m.fps for m in motions])

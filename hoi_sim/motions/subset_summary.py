@@ -10,6 +10,7 @@ count twice and one subject recorded twice counts once. ``subjects`` lists the c
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hoi_sim.motions.assets import group_assets
@@ -63,7 +64,7 @@ def _clip_infos(clips: list[ClipEntry], objects_dir: str | os.PathLike | None) -
 
 
 def _summary(action: str, infos: list[_ClipInfo]) -> SubsetSummary:
-    def distinct(xs) -> tuple[str, ...]:
+    def distinct(xs: Iterable[str | None]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(x for x in xs if x))
 
     return SubsetSummary(action, tuple(i.name for i in infos), distinct(i.object for i in infos),
