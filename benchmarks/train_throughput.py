@@ -8,7 +8,8 @@ Both halves use the same env (N envs, default 64, MuJoCo CPU backend, one clip):
 Ends with one JSON line.
 
 Usage: ``python benchmarks/train_throughput.py [--num-envs 64] [--epochs 4] [--preset cpu_small|intermimic]
-[--motion PATH]`` (default motion: the synthetic toy clip of ``hoi_sim.envs.toy``).
+[--motion PATH] [KEY=VALUE ...]`` (default motion: the synthetic toy clip of ``hoi_sim.envs.toy``; extra Hydra
+overrides, e.g. ``train.cpu_bf16=true``, apply to both halves).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--preset", default="cpu_small", help="train preset (hoi_sim/cfg/train)")
     ap.add_argument("--motion", default=None, help="motion file/folder/manifest (default: synthetic toy clip)")
+    ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for the training job")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="hoi_sim_bench_") as tmp:
@@ -60,7 +62,7 @@ def main() -> None:
             motion = str(save_motion(toy_motion(120), Path(tmp) / "toy.npz"))
         cfg = compose([f"motions={motion}", f"train={args.preset}", f"num_envs={args.num_envs}", "env=test",
                        f"train.max_epochs={args.epochs}", f"train.save_every={args.epochs}", "train.progress_every=0",
-                       f"out={tmp}/run"])
+                       f"out={tmp}/run", *args.overrides])
         cfg.pop("eval", None)
         cfg.pop("checkpoint", None)
         job = job_from_config(cfg)
@@ -79,7 +81,8 @@ def main() -> None:
     print(dumps_json({"benchmark": "train_throughput", "num_envs": args.num_envs, "preset": args.preset,
                       "epochs": args.epochs, "env_samples_per_s": round(env_sps, 1),
                       "ppo_samples_per_s": round(ppo_sps, 1), "ratio": round(ppo_sps / env_sps, 3),
-                      "torch_threads": torch.get_num_threads()}))
+                      "torch_threads": job.ppo.torch_threads, "cpu_bf16": job.ppo.cpu_bf16,
+                      "overrides": args.overrides}))
 
 
 if __name__ == "__main__":

@@ -71,7 +71,25 @@ def save_state(state: dict[str, Any], path: str | os.PathLike) -> None:
 
 
 class HoiA2CAgent(A2CAgent):
-    """rl-games continuous PPO with ``config.bounds_soft_limit`` and atomic ``save``."""
+    """rl-games continuous PPO with ``config.bounds_soft_limit``, atomic ``save``, and ``config.cpu_bf16``: the
+    networks' forward passes (acting, values, the PPO update) under CPU bfloat16 autocast, outputs back in fp32."""
+
+    def _autocast(self) -> Any:
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(self.config.get("cpu_bf16", False)))
+
+    def get_action_values(self, obs: dict[str, Any]) -> dict[str, Any]:
+        with self._autocast():
+            out = super().get_action_values(obs)
+        return {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in out.items()}
+
+    def get_values(self, obs: dict[str, Any]) -> torch.Tensor:
+        with self._autocast():
+            return super().get_values(obs).float()
+
+    def train_actor_critic(self, input_dict: dict[str, Any]) -> Any:
+        with self._autocast():
+            return super().train_actor_critic(input_dict)
+
 
     def bound_loss(self, mu: torch.Tensor) -> torch.Tensor | float:
         """Σ over action dims of the squared excess of μ [B, A] beyond ±``bounds_soft_limit`` → [B]."""

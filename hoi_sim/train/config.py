@@ -69,7 +69,12 @@ class PPOConfig:
     device: str = "auto"
     """``auto`` (cuda:0 when available, else cpu), ``cpu`` or ``cuda:N``: where PPO runs."""
     torch_threads: int = ranged(0, min=0)
-    """CPU threads for torch (0 = leave torch's default)."""
+    """CPU threads for torch (0 = leave torch's default). With the MuJoCo backend's own physics threads, 1 is best
+    on a 2-core machine: 2 halved training samples/s, and 2 only during the PPO update did too (OpenMP's idle
+    threads spin into the next env steps; docs/training.md)."""
+    cpu_bf16: bool = False
+    """On a CPU device, run the networks' forward passes (acting and the PPO update) under bfloat16 autocast:
+    matrix products in bf16 (AMX/AVX-512 BF16 kernels where the CPU has them), losses and parameters in fp32."""
     resume: str | None = None
     """A checkpoint (.pth) or a run directory (its ``nn/last.pth``) to continue from; ``auto``: the run folder's own
     ``nn/last.pth`` when it exists (else a fresh start)."""
@@ -138,6 +143,7 @@ def _ppo_entries(ppo: PPOConfig, num_envs: int, device: str) -> dict[str, Any]:
         "bounds_soft_limit": ppo.bounds_soft_limit,
         "bound_loss_type": "bound",
         "games_to_track": ppo.games_to_track,
+        "cpu_bf16": bool(ppo.cpu_bf16) and not device.startswith("cuda"),
         "torch_compile": bool(compile_),
         "seq_length": 4,
         "use_diagnostics": False,

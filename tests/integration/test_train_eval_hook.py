@@ -76,3 +76,34 @@ def test_training_logs_eval_columns_and_plots(clips: Path, tmp_path: Path, capsy
     assert " eta " in out and "eval_mpjpe" in out
     assert main(["plot", str(run)]) == 0
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cpu_bf16_autocasts_the_update(clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``train.cpu_bf16`` runs the PPO update's forward passes under CPU bfloat16 autocast (and only then:
+    the env steps outside it); the run trains and logs."""
+    from hoi_sim.envs.hoi_env import HOIEnv
+    from hoi_sim.train.agent import HoiA2CAgent
+
+    seen: dict[str, set] = {"update": set(), "play": set()}
+    update, step = HoiA2CAgent.calc_gradients, HOIEnv.step  # calc_gradients: inside train_actor_critic
+
+    def spy_update(self, input_dict):
+        seen["update"].add(torch.is_autocast_enabled("cpu"))
+        return update(self, input_dict)
+
+    def spy_step(self, actions):
+        seen["play"].add(torch.is_autocast_enabled("cpu"))
+        return step(self, actions)
+
+    monkeypatch.setattr(HoiA2CAgent, "calc_gradients", spy_update)
+    monkeypatch.setattr(HOIEnv, "step", spy_step)
+    for bf16 in (True, False):
+        seen = {"update": set(), "play": set()}
+        run = tmp_path / f"run{bf16}"
+        rc = main(["train", f"motions={clips}", f"out={run}", "train.max_epochs=2", "train.save_every=2", *TINY,
+                   f"train.cpu_bf16={str(bf16).lower()}"])
+        assert rc == 0
+        assert seen == {"update": {bf16}, "play": {False}}
+        with (run / "progress.csv").open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert len(rows) == 2 and not any(math.isinf(float(r["mean_reward"])) for r in rows)
