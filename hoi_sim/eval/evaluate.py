@@ -25,6 +25,7 @@ from hoi_sim.eval import metrics as M
 from hoi_sim.eval.policy import Policy, load_policy
 from hoi_sim.eval.report import REFERENCE, ClipResult, write_report
 from hoi_sim.eval.rollout import TERMINATION_MODES, ClipEnv, ClipRollout, eval_env_overrides, rollout_clips
+from hoi_sim.motions.assets import clip_asset_ids
 from hoi_sim.motions.manifest import ClipEntry, check_clips, list_clips, load_clip, subsets
 from hoi_sim.motions.object_kind import object_motion_kind
 from hoi_sim.train.job import SKELETON_TOL_M, env_config, write_reward
@@ -150,6 +151,7 @@ def evaluate(checkpoints: list[str | os.PathLike], motions: str | os.PathLike, o
     """Evaluate each checkpoint on its subset of ``motions``; write ``out_dir/report.{md,csv,json,png}``."""
     cfg = cfg or EvalConfig()
     results: list[ClipResult] = []
+    paths: list[Path] = []  # the clip file of each result, for its object and subject ids
     seen_ref: set[tuple[str, str]] = set()
     cache: dict[Path, object] = {}
     for ck in checkpoints:
@@ -161,9 +163,10 @@ def evaluate(checkpoints: list[str | os.PathLike], motions: str | os.PathLike, o
         check_clips(clips, odir)  # a bad clip is refused before any rollout
         motions_ = [cache[c.path] if c.path in cache else cache.setdefault(c.path, load_clip(c, odir)) for c in clips]
         rolls = rollout_policy(policy, clips, cfg, odir, motions_)
-        for r in rolls:
+        for c, r in zip(clips, rolls):
             results.append(ClipResult(setting, subset, policy.label, r.clip, r.steps, r.reached_end,
                                       rollout_metrics(r, cfg.form)))
+            paths.append(c.path)
         if cfg.baseline:
             for c, m in zip(clips, motions_):
                 if (subset, c.name) in seen_ref:
@@ -171,7 +174,11 @@ def evaluate(checkpoints: list[str | os.PathLike], motions: str | os.PathLike, o
                 seen_ref.add((subset, c.name))
                 results.append(ClipResult(REFERENCE, subset, "", m.name, m.num_frames, True,
                                           reference_metrics(m, cfg.form)))
+                paths.append(c.path)
         ok = sum(r.reached_end for r in rolls)
         log(f"[eval]   reached the clip end on {ok}/{len(rolls)}; mean steps {np.mean([r.steps for r in rolls]):.1f}")
+    # objects and subjects identified over every clip of the report at once (counts per row are then consistent)
+    ids = dict(zip(cache, clip_asset_ids(list(cache.values()))))
+    results = [dataclasses.replace(r, object=ids[p][0], subject=ids[p][1]) for r, p in zip(results, paths)]
     return write_report(results, out_dir, contact_form=cfg.form)
 

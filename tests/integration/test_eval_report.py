@@ -64,6 +64,7 @@ def test_eval_writes_table_and_plot(runs: list[Path], manifest: Path, tmp_path: 
     carry = [r for r in rows if r["scope"] == "carry"]
     assert [r["setting"] for r in carry] == ["reference", *SETTINGS]
     assert all(int(r["n_clips"]) == 2 for r in carry)  # the 'carry' subset only
+    assert all((r["n_objects"], r["n_subjects"]) == ("1", "1") for r in carry)  # toy clips: one object, one body
     ref = carry[0]
     assert float(ref["mpjpe_mm"]) == 0.0 and float(ref["success_rate"]) == 1.0
     for r in carry[1:]:
