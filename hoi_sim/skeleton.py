@@ -50,13 +50,26 @@ def _parents() -> tuple[int, ...]:
 PARENTS: tuple[int, ...] = _parents()
 
 
+NUM_SMPLX_JOINTS = 55
+"""SMPL-X joints: 22 body joints, jaw, two eyes and 2 × 15 MANO hand joints (reference/intermimic-notes.md §2)."""
+SMPLX_ROOT_JOINT = 0
+"""The pelvis, whose rotation is SMPL-X's ``global_orient``."""
+SMPLX_BODY_POSE = slice(1, 22)
+"""Joints 1–21: SMPL-X's ``body_pose`` (21 × 3 axis-angle)."""
+SMPLX_FACE = slice(22, 25)
+"""Joints 22–24: jaw, left eye, right eye. The humanoid has no body for them (InterMimic drops them)."""
+SMPLX_LEFT_HAND = slice(25, 40)
+"""Joints 25–39: ``left_hand_pose``, MANO order index, middle, pinky, ring, thumb × 3 segments."""
+SMPLX_RIGHT_HAND = slice(40, 55)
+"""Joints 40–54: ``right_hand_pose``, same finger order as the left hand."""
+
+
 def _smplx_ids() -> tuple[int, ...]:
     body = {"Pelvis": 0, "L_Hip": 1, "R_Hip": 2, "Torso": 3, "L_Knee": 4, "R_Knee": 5, "Spine": 6, "L_Ankle": 7,
             "R_Ankle": 8, "Chest": 9, "L_Toe": 10, "R_Toe": 11, "Neck": 12, "L_Thorax": 13, "R_Thorax": 14,
             "Head": 15, "L_Shoulder": 16, "R_Shoulder": 17, "L_Elbow": 18, "R_Elbow": 19, "L_Wrist": 20,
             "R_Wrist": 21}
-    # SMPL-X hand joints: left 25-39, right 40-54, each as index, middle, pinky, ring, thumb × 3 segments
-    for s, base in (("L", 25), ("R", 40)):
+    for s, base in (("L", SMPLX_LEFT_HAND.start), ("R", SMPLX_RIGHT_HAND.start)):
         for fi, f in enumerate(_FINGERS):
             for seg in range(3):
                 body[f"{s}_{f}{seg + 1}"] = base + 3 * fi + seg
@@ -66,7 +79,12 @@ def _smplx_ids() -> tuple[int, ...]:
 SMPLX_JOINT_IDS: tuple[int, ...] = _smplx_ids()
 """SMPL-X joint index (0..54) of each body; jaw (22) and eyes (23, 24) are dropped."""
 
-DOF_NAMES: tuple[str, ...] = tuple(f"{n}_{a}" for n in BODY_NAMES[1:] for a in "xyz")
+ROOT_INDEX = 0
+"""The root body (Pelvis), which carries the free joint and no DOFs."""
+NON_ROOT = slice(ROOT_INDEX + 1, NUM_BODIES)
+"""Bodies 1–51 on the body axis: every body but the root, in the order of the DOF triples."""
+
+DOF_NAMES: tuple[str, ...] = tuple(f"{n}_{a}" for n in BODY_NAMES[NON_ROOT] for a in "xyz")
 
 KEY_BODIES: tuple[str, ...] = (
     "L_Hip", "L_Knee", "L_Ankle", "L_Toe", "R_Hip", "R_Knee", "R_Ankle", "R_Toe", "Torso", "Spine", "Chest",
@@ -86,8 +104,13 @@ CONTACT_BODIES: tuple[str, ...] = (
 LEFT_HAND: tuple[str, ...] = ("L_Wrist",) + tuple(f"L_{f}{s}" for f in _FINGERS for s in (1, 2, 3))
 RIGHT_HAND: tuple[str, ...] = ("R_Wrist",) + tuple(f"R_{f}{s}" for f in _FINGERS for s in (1, 2, 3))
 HANDS: tuple[str, ...] = LEFT_HAND + RIGHT_HAND
+FINGER_BODIES: tuple[str, ...] = tuple(n for n in HANDS if not n.endswith("_Wrist"))
+"""The 30 finger segments (15 per hand, SMPL-X's MANO joints)."""
+NO_HAND_BODIES: tuple[str, ...] = tuple(n for n in BODY_NAMES if n not in FINGER_BODIES)
+"""InterMimic's 22 "no-hand" bodies of its rotation and angular-velocity observation rows (its body indices 0–17
+and 33–36): Pelvis … L_Wrist and R_Thorax … R_Wrist, every body but the finger segments."""
 FEET: tuple[str, ...] = ("L_Ankle", "L_Toe", "R_Ankle", "R_Toe")
-BODY_JOINTS_22: tuple[str, ...] = tuple(n for n, j in zip(BODY_NAMES, SMPLX_JOINT_IDS) if j < 22)
+BODY_JOINTS_22: tuple[str, ...] = tuple(n for n, j in zip(BODY_NAMES, SMPLX_JOINT_IDS) if j < SMPLX_BODY_POSE.stop)
 """The 22 SMPL-X body joints (0–21): the MPJPE subset without fingers."""
 
 

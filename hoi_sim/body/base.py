@@ -14,12 +14,19 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from hoi_sim.skeleton import NUM_BODIES, SMPLX_JOINT_IDS
+from hoi_sim.skeleton import (
+    NUM_BODIES,
+    NUM_SMPLX_JOINTS,
+    SMPLX_BODY_POSE,
+    SMPLX_FACE,
+    SMPLX_JOINT_IDS,
+    SMPLX_LEFT_HAND,
+    SMPLX_RIGHT_HAND,
+    SMPLX_ROOT_JOINT,
+)
 
 C_S2H = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 """SMPL-X axes → humanoid axes: ``v_h = C v_s``, ``R_h = C R_s Cᵀ``."""
-
-NUM_SMPLX_JOINTS = 55
 
 SMPLX_PARENTS: tuple[int, ...] = (
     -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 15, 15, 15,
@@ -57,15 +64,18 @@ class BodyParams:
     def full_pose(self) -> torch.Tensor:
         """[B, 55, 3] axis-angle of every SMPL-X joint (jaw and eyes zero)."""
         B = self.batch_size
-        z = self.global_orient.new_zeros(B, 9)
+        z = self.global_orient.new_zeros(B, 3 * len(range(NUM_SMPLX_JOINTS)[SMPLX_FACE]))
+        # joint order: root, body pose (SMPLX_BODY_POSE), face (zero), left hand, right hand
         full = torch.cat([self.global_orient, self.body_pose, z, self.left_hand_pose, self.right_hand_pose], dim=-1)
         return full.reshape(B, NUM_SMPLX_JOINTS, 3)
 
     @staticmethod
     def from_full_pose(full: torch.Tensor, betas: torch.Tensor, transl: torch.Tensor) -> BodyParams:
         """Inverse of :meth:`full_pose` (jaw/eyes dropped): ``full [B,55,3]``."""
-        f = full.reshape(full.shape[0], -1)
-        return BodyParams(f[:, 0:3], f[:, 3:66], f[:, 75:120], f[:, 120:165], betas, transl)
+        B = full.shape[0]
+        j = full.reshape(B, NUM_SMPLX_JOINTS, 3)
+        return BodyParams(j[:, SMPLX_ROOT_JOINT], j[:, SMPLX_BODY_POSE].reshape(B, -1),
+                          j[:, SMPLX_LEFT_HAND].reshape(B, -1), j[:, SMPLX_RIGHT_HAND].reshape(B, -1), betas, transl)
 
     @staticmethod
     def from_numpy(d: dict[str, np.ndarray] | object, dtype: torch.dtype = torch.float32,

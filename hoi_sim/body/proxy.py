@@ -24,12 +24,13 @@ from hoi_sim.body.base import (
     check_params,
 )
 from hoi_sim.body.mesh import box_mesh, humanoid_primitives, uv_capsule
-from hoi_sim.skeleton import BODY_INDEX, BODY_NAMES, NUM_BODIES, PARENTS, neutral_offsets
+from hoi_sim.skeleton import BODY_INDEX, FINGER_BODIES, NUM_BODIES, PARENTS, SMPLX_FACE, neutral_offsets
 
-# Jaw and eyes (SMPL-X joints 22–24) have no humanoid body; they ride on the head at these offsets (humanoid axes,
-# m; the same as hoi_sim.testing.smplx_fixture's).
-_FACE_JOINT_OFFSETS = {22: (0.03, 0.0, -0.03), 23: (0.08, 0.03, 0.06), 24: (0.08, -0.03, 0.06)}
-_FINGER_BODIES = {b for b, n in enumerate(BODY_NAMES) if n[2:-1] in ("Index", "Middle", "Pinky", "Ring", "Thumb")}
+# Jaw and eyes (SMPL-X joints 22–24, skeleton.SMPLX_FACE) have no humanoid body; they ride on the head at these
+# offsets (humanoid axes, m; the same as hoi_sim.testing.smplx_fixture's), in joint order jaw, left eye, right eye.
+_FACE_JOINT_OFFSETS = dict(zip(range(NUM_SMPLX_JOINTS)[SMPLX_FACE],
+                               ((0.03, 0.0, -0.03), (0.08, 0.03, 0.06), (0.08, -0.03, 0.06)), strict=True))
+_FINGER_BODIES = {BODY_INDEX[n] for n in FINGER_BODIES}
 
 
 def pelvis_anchor_smplx() -> np.ndarray:

@@ -30,7 +30,14 @@ from hoi_sim.recon.raster import project, rasterize_labels
 from hoi_sim.recon.sequence import HOISequence, save_sequence
 from hoi_sim.recon.synth_files import SessionData, write_session
 from hoi_sim.recon.types import SmplxParams
-from hoi_sim.skeleton import NUM_BODIES, SMPLX_JOINT_IDS
+from hoi_sim.skeleton import (
+    NUM_BODIES,
+    NUM_SMPLX_JOINTS,
+    SMPLX_BODY_POSE,
+    SMPLX_JOINT_IDS,
+    SMPLX_LEFT_HAND,
+    SMPLX_RIGHT_HAND,
+)
 
 C_S2H = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 """SMPL-X axes → humanoid/world axes (docs/contracts.md): ``v_h = C v_s``, ``R_h = C R_s Cᵀ``."""
@@ -88,14 +95,15 @@ def motion_to_smplx_params(motion, body_model) -> SmplxParams:
     dof = torch.as_tensor(np.asarray(motion.dof_pos, np.float64)).reshape(T, NUM_BODIES - 1, 3)
     R_local_h = rot.euler_xyz_to_matrix(dof).numpy()  # [T,51,3,3], intrinsic x-y-z
     R_local_s = np.einsum("ji,tbjk,kl->tbil", C_S2H, R_local_h, C_S2H)  # Cᵀ R C
-    full = np.zeros((T, 55, 3))
+    full = np.zeros((T, NUM_SMPLX_JOINTS, 3))
     for b in range(1, NUM_BODIES):
         full[:, SMPLX_JOINT_IDS[b]] = Rotation.from_matrix(R_local_s[:, b - 1]).as_rotvec()
     R_root = rot.quat_to_matrix(torch.as_tensor(np.asarray(motion.root_quat, np.float64))).numpy()
     go = Rotation.from_matrix(R_root @ C_S2H).as_rotvec()
     transl = np.asarray(motion.root_pos, np.float64) - rest_pelvis(body_model)
-    return SmplxParams(global_orient=go, body_pose=full[:, 1:22].reshape(T, 63),
-                       left_hand_pose=full[:, 25:40].reshape(T, 45), right_hand_pose=full[:, 40:55].reshape(T, 45),
+    return SmplxParams(global_orient=go, body_pose=full[:, SMPLX_BODY_POSE].reshape(T, 63),
+                       left_hand_pose=full[:, SMPLX_LEFT_HAND].reshape(T, 45),
+                       right_hand_pose=full[:, SMPLX_RIGHT_HAND].reshape(T, 45),
                        betas=np.zeros((T, 10)), transl=transl)
 
 

@@ -243,7 +243,8 @@ def im_contact_hand(ctx: RewardContext, hand_weight: float = 5.0) -> torch.Tenso
             * im.hand_contact_factor(lab, c, ctx.ids(sk.RIGHT_HAND), hand_weight))
 
 
-_OTHER_QUIRK = tuple(sk.BODY_NAMES[:17])  # range(31) minus hand ids: Pelvis … L_Elbow
+# InterMimic's code indexes range(31) minus its hand ids into the 52 bodies: bodies 0–16, Pelvis … L_Elbow.
+_OTHER_QUIRK = sk.BODY_NAMES[:sk.BODY_INDEX["L_Wrist"]]
 _OTHER_FIXED = tuple(n for n in sk.BODY_NAMES if n not in sk.HANDS)  # the 20 non-hand bodies
 
 

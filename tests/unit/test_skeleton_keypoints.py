@@ -24,6 +24,20 @@ def test_body_tree():
         sk.body_ids(["Nose"])
 
 
+def test_named_index_ranges_match_the_reference_numbers():
+    """The named body subsets and SMPL-X joint ranges are the index ranges of reference/intermimic-notes.md §2, §4.3."""
+    assert sk.body_ids(sk.NO_HAND_BODIES) == list(range(0, 18)) + list(range(33, 37))  # InterMimic's no-hand rows
+    assert len(sk.FINGER_BODIES) == 30 and not set(sk.FINGER_BODIES) & set(sk.NO_HAND_BODIES)
+    assert sk.body_ids(sk.BODY_NAMES[sk.NON_ROOT]) == list(range(1, 52)) and sk.ROOT_INDEX == sk.BODY_INDEX["Pelvis"]
+    joints = range(sk.NUM_SMPLX_JOINTS)
+    parts = (joints[sk.SMPLX_ROOT_JOINT:sk.SMPLX_ROOT_JOINT + 1], joints[sk.SMPLX_BODY_POSE], joints[sk.SMPLX_FACE],
+             joints[sk.SMPLX_LEFT_HAND], joints[sk.SMPLX_RIGHT_HAND])
+    assert [len(p) for p in parts] == [1, 21, 3, 15, 15] and [j for p in parts for j in p] == list(joints)
+    by_body = dict(zip(sk.BODY_NAMES, sk.SMPLX_JOINT_IDS))
+    assert {by_body[n] for n in sk.FINGER_BODIES} == set(joints[sk.SMPLX_LEFT_HAND]) | set(joints[sk.SMPLX_RIGHT_HAND])
+    assert by_body["L_Index1"] == 25 and by_body["R_Index1"] == 40 and by_body["R_Wrist"] == 21
+
+
 def test_neutral_tables_match_reference(reference_dir):
     import xml.etree.ElementTree as ET
 
