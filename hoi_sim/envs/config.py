@@ -10,6 +10,7 @@ import yaml
 
 from hoi_sim.config_mapping import from_mapping
 from hoi_sim.envs.actions import ActionCfg
+from hoi_sim.envs.observations import load_observation_set
 from hoi_sim.envs.psi import PsiCfg
 from hoi_sim.envs.terminations import TerminationSet, load_termination_set, termination_set_for_reward
 from hoi_sim.errors import InputError
@@ -40,6 +41,8 @@ class EnvCfg:
         terminations: per-term overrides of that set: term → mapping of settings, or ``None`` to switch it off.
         rollout_length: episode length cap in control steps (a timeout, not a termination).
         obs_horizons: reference look-ahead of each observation block, in control steps (InterMimic: 1 and 16).
+        observation: the terms of one observation block: a named set (``hoi_sim/cfg/observation/<name>.yaml``,
+            default ``intermimic``, InterMimic's 1599-number teacher block) or a yaml path (docs/observations.md).
         contact_source: which sim contact flag the observation, InterMimic reward and hand termination read:
             ``any`` (InterMimic: ground included) or ``obj``.
         max_abs_position: a body farther than this from the origin (m) marks the env as exploded.
@@ -59,6 +62,7 @@ class EnvCfg:
     start_range: str = "clip"
     rollout_length: int = 300
     obs_horizons: tuple[int, ...] = (1, 16)
+    observation: str = "intermimic"
     contact_source: str = "any"
     max_abs_position: float = 1.0e3
     max_abs_velocity: float = 1.0e4
@@ -76,6 +80,7 @@ class EnvCfg:
             self.action = from_mapping(ActionCfg, self.action, "env.action")
         self.terminations = dict(self.terminations or {})
         self.termination_terms()  # unknown terms or keys fail here, at construction
+        load_observation_set(self.observation)  # so do unknown observation sets and terms
         self.obs_horizons = tuple(int(h) for h in self.obs_horizons)
         if self.state_init not in STATE_INITS:
             raise InputError(f"state_init must be one of {STATE_INITS}, got {self.state_init!r}")

@@ -23,11 +23,10 @@ from hoi_sim import skeleton as sk
 from hoi_sim.envs import terminations as term
 from hoi_sim.envs.actions import ActionMap
 from hoi_sim.envs.config import EnvCfg
-from hoi_sim.envs.observations import BLOCK_SIZE, TeacherObservation
+from hoi_sim.envs.observations import ObservationBuilder, load_observation_set
 from hoi_sim.envs.psi import PhysicalStateBuffer
 from hoi_sim.errors import InputError
 from hoi_sim.motions.library import MotionLibrary, MotionState
-from hoi_sim.objects.nearest import nearest_surface_vec
 from hoi_sim.rewards import RewardContext, RewardSet, load_reward_set
 from hoi_sim.sim.base import SimBackend, SimState
 
@@ -51,7 +50,8 @@ class HOIEnv:
         env_clips: [N] clip of each env, when the caller fixes them (its asset group becomes the env's).
 
     Attributes:
-        num_envs, num_obs (``len(cfg.obs_horizons) · 1599``), num_actions (153, or 63 with fingers on the
+        num_envs, num_obs (``len(cfg.obs_horizons)`` × the observation set's block size, 1599 for InterMimic's),
+        obs_layout (term name → columns), num_actions (153, or 63 with fingers on the
         reference), device, env_group ([N] long asset group), motion_ids ([N] long clip), action_map
         (``hoi_sim.envs.actions.ActionMap``), term_set (the enabled terminations), psi
         (``hoi_sim.envs.psi.PhysicalStateBuffer``).
@@ -75,13 +75,15 @@ class HOIEnv:
         self.num_actions = self.action_map.num_actions
         self.feedforward = self._feedforward_table()
         """[total frames, 153] PD-target offsets (rad) added to the reference (``env.action.feedforward``), or None."""
-        self.num_obs = BLOCK_SIZE * len(cfg.obs_horizons)
+        self.obs_builder = ObservationBuilder(load_observation_set(cfg.observation), cfg.obs_horizons, self.device)
+        self.obs_layout = self.obs_builder.layout
+        """Where each observation term lies (``hoi_sim.envs.observations.ObsLayout``: term name → slice)."""
+        self.num_obs = self.obs_layout.size
         self.control_dt = float(backend.control_dt)
         self.reward_set = RewardSet(load_reward_set(cfg.reward))
         self.term_set = cfg.termination_terms()
         self.psi = PhysicalStateBuffer(cfg.psi, int(library.num_frames.sum()), backend.num_envs,
                                        cfg.rollout_length, self.device)
-        self.obs_builder = TeacherObservation(self.device)
         self.generator = torch.Generator().manual_seed(int(cfg.seed))
         n, dev = self.num_envs, self.device
         self.motion_ids = torch.zeros(n, dtype=torch.long, device=dev)
@@ -212,14 +214,11 @@ class HOIEnv:
         return torch.baddbmm(pos[:, None], self.lib.obj_points[mids], rot.quat_to_matrix(quat).transpose(-1, -2))
 
     def observe(self, s: SimState) -> torch.Tensor:
-        """Teacher observation [N, num_obs] of state ``s`` against the references Δ = ``cfg.obs_horizons``."""
-        contact = self._contact(s)
-        sim_ig = nearest_surface_vec(s.body_pos, s.obj_pos, rot.quat_to_matrix(s.obj_quat),
-                                     self.lib.obj_points[self.motion_ids])
-        part = self.obs_builder.sim_part(s, contact, sim_ig)
-        refs = self.references(self.cfg.obs_horizons)
-        blocks = [self.obs_builder.block(s, r, contact, part) for r in refs]
-        return torch.nan_to_num(torch.cat(blocks, -1), nan=0.0, posinf=0.0, neginf=0.0)
+        """Observation [N, num_obs] of state ``s``: the terms of ``cfg.observation`` (layout ``obs_layout``), one
+        block per reference horizon Δ = ``cfg.obs_horizons``."""
+        frame = self.obs_builder.frame(s, self._contact(s), self.lib.obj_points[self.motion_ids])
+        refs = self.references(self.cfg.obs_horizons) if self.obs_builder.uses_ref else None
+        return self.obs_builder(frame, refs)
 
     # ------------------------------------------------------------------ step
     def _bad(self, s: SimState) -> torch.Tensor:

@@ -10,7 +10,6 @@ import torch
 from hoi_sim import skeleton as sk
 from hoi_sim.envs import EnvCfg, HOIEnv
 from hoi_sim.envs.actions import action_offset_scale, actions_to_targets
-from hoi_sim.envs.observations import BLOCK_LAYOUT, BLOCK_SIZE
 from hoi_sim.envs.toy import toy_motion
 from hoi_sim.errors import InputError
 from hoi_sim.motions.library import MotionLibrary
@@ -61,31 +60,25 @@ def test_action_offset_scale_rule() -> None:
 def test_reset_and_observation_layout(lib: MotionLibrary) -> None:
     env = make_env(lib, state_init="start")
     obs = env.reset()
-    assert obs.shape == (N, 2 * BLOCK_SIZE) and env.num_obs == 3198 and bool(torch.isfinite(obs).all())
+    lay = env.obs_layout
+    assert obs.shape == (N, 2 * lay.block_size) and env.num_obs == 3198 and bool(torch.isfinite(obs).all())
     s = env.state
     ref0 = env.reference(0)
     assert torch.allclose(s.body_pos, ref0.body_pos, atol=1e-4)  # reference state init at frame 0
-    names = [n for n, _ in BLOCK_LAYOUT]
-    starts = dict(zip(names, [sum(w for _, w in BLOCK_LAYOUT[:i]) for i in range(len(BLOCK_LAYOUT))]))
-    assert torch.allclose(obs[:, 0], s.root_pos[:, 2])  # row 1: root height
+    assert torch.allclose(obs[:, lay.slice("root_height")][:, 0], s.root_pos[:, 2])  # row 1: root height
     # row 7 of block 2 (Δ = 16): key-body error against the frame 16 steps ahead, not zero
-    kb = starts["key_body_pos_error"]
-    assert float(obs[:, BLOCK_SIZE + kb:BLOCK_SIZE + kb + 63].abs().max()) > 1e-3
+    assert float(obs[:, lay.slice("key_body_pos_error", 1)].abs().max()) > 1e-3
     # row 9: contact-label error: wrists labelled +1 and not touching → 1 in their slots
-    ce = starts["contact_label_error"]
     lw = sk.CONTACT_BODIES.index("L_Wrist")
-    assert torch.allclose(obs[:, ce + lw], torch.ones(N))
+    assert torch.allclose(obs[:, lay.slice("contact_label_error")][:, lw], torch.ones(N))
 
 
 def test_error_rows_vanish_when_tracking_exactly(lib: MotionLibrary) -> None:
     env = make_env(lib, state_init="start", obs_horizons=(0,))
     env.reset()
     obs, *_ = env.step(ref_actions(env))  # the fake reaches the targets; Δ = 0 compares with the same frame
-    assert env.num_obs == BLOCK_SIZE
-    rows, at = {}, 0
-    for name, width in BLOCK_LAYOUT:
-        rows[name] = obs[:, at:at + width]
-        at += width
+    assert env.num_obs == env.obs_layout.block_size == 1599
+    rows = env.obs_layout.rows(obs)
     assert float(rows["key_body_pos_error"].abs().max()) < 0.02  # root drift of the fake only
     identity = torch.tensor([1.0, 0, 0, 0, 0, 1.0]).repeat(22)
     assert torch.allclose(rows["rot_error"], identity.expand(N, -1), atol=0.05)

@@ -1,5 +1,5 @@
-"""The fast paths of ``envs.observations`` give the same numbers, bit for bit, as the plain formulations:
-chunked nearest-sample search (numpy argmin, one cloud shared by all envs) and all horizons' blocks at once."""
+"""The fast path of the observations' nearest-sample search gives the same numbers, bit for bit, as the plain
+formulation: chunked search (numpy argmin, one cloud shared by all envs)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import torch
 
 from hoi_sim import rotations as rot
 from hoi_sim import skeleton as sk
-from hoi_sim.envs.observations import BLOCK_SIZE, TeacherObservation
-from hoi_sim.motions.library import MotionState
 from hoi_sim.objects.nearest import nearest_surface_vec
 
 
@@ -47,44 +45,6 @@ def test_nearest_surface_vec_keeps_nan_envs_apart() -> None:
     ok[3] = False
     assert torch.equal(out[ok], _plain_nearest(body[ok], obj_pos[ok], obj_rot[ok], pts[ok]))
     assert torch.isnan(out[3]).all()
-
-
-def _sim_and_refs(n: int, h: int, seed: int) -> tuple[object, MotionState]:
-    g = torch.Generator().manual_seed(seed)
-
-    def q(*shape: int) -> torch.Tensor:
-        return torch.nn.functional.normalize(torch.randn(*shape, 4, generator=g), dim=-1)
-
-    def r(*shape: int) -> torch.Tensor:
-        return torch.randn(*shape, generator=g)
-
-    class Sim:
-        root_pos, root_quat = r(n, 3), q(n)
-        body_pos, body_quat, body_lin_vel, body_ang_vel = r(n, 52, 3), q(n, 52), r(n, 52, 3), r(n, 52, 3)
-        obj_pos, obj_quat, obj_lin_vel, obj_ang_vel = r(n, 3), q(n), r(n, 3), r(n, 3)
-
-    m = h * n
-    ref = MotionState(root_pos=r(m, 3), root_quat=q(m), root_lin_vel=r(m, 3), root_ang_vel=r(m, 3),
-                      dof_pos=r(m, 153), dof_vel=r(m, 153), body_pos=r(m, 52, 3), body_quat=q(m, 52),
-                      body_lin_vel=r(m, 52, 3), body_ang_vel=r(m, 52, 3), obj_pos=r(m, 3), obj_quat=q(m),
-                      obj_lin_vel=r(m, 3), obj_ang_vel=r(m, 3),
-                      contact_label=torch.randint(-1, 2, (m, 52), generator=g).float(), ig_vec=r(m, 52, 3),
-                      ig_body=torch.zeros(m, 1, dtype=torch.long), ig_body_offset=r(m, 1, 3),
-                      ig_obj_point=r(m, 1, 3), ig_active=torch.ones(m, 1, dtype=torch.bool))
-    return Sim, ref
-
-
-def test_blocks_equal_concatenated_block() -> None:
-    ob = TeacherObservation(torch.device("cpu"))
-    n, h = 6, 2
-    sim, ref = _sim_and_refs(n, h, seed=1)
-    contact = torch.rand(n, 52, generator=torch.Generator().manual_seed(2)) > 0.5
-    part = ob.sim_part(sim, contact, torch.randn(n, 52, 3))
-    one = [ob.block(sim, MotionState(**{k: v[i * n:(i + 1) * n] for k, v in ref.__dict__.items()}), contact, part)
-           for i in range(h)]
-    out = ob.blocks(sim, ref, contact, part)
-    assert out.shape == (n, h * BLOCK_SIZE)
-    assert torch.equal(out, torch.cat(one, -1))
 
 
 def test_nearest_surface_vec_accepts_an_expanded_cloud() -> None:
