@@ -178,9 +178,11 @@ def summary(scores: list[dict], meta: list[dict], per100: list[float], cfg_overr
                 f"unseen_{name}_mean": round(float(u.mean()), 3) if len(u) else None,
                 f"unseen_{name}_worst": round(float(u.max()), 3) if len(u) else None}
     for k in ("contact_excess_cm", "pen_excess_cm"):
-        d = s12(k)
+        d, d1 = s12(k), np.array([sc["stage2"][k] - sc["stage1"][k] for sc in scores])
         out |= {f"stage2_minus_ik_{k}_mean": round(float(d.mean()), 3),
-                f"stage2_lower_{k}_sessions": int((d < 0).sum())}
+                f"stage2_lower_{k}_sessions": int((d < 0).sum()),
+                f"stage2_minus_stage1_{k}_mean": round(float(d1.mean()), 3),
+                f"stage2_below_stage1_{k}_sessions": int((d1 < 0).sum())}
     out |= {"post_minus_stage1_rot_deg_worst": round(float(d_rot.max()), 3),
             "post_minus_stage1_trans_cm_worst": round(float(d_tr.max()), 3),
             "noise_rot_deg": round(noise_rot, 3), "noise_trans_cm": round(noise_tr, 3),

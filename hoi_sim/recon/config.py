@@ -18,10 +18,13 @@ class Stage1Config:
     """Weight of the 3D-3D pairs. Multiplies the *squared* residual ``|R p + t − q|²`` (m²; unit 1/m²) under
     'paper' (the residual is scaled by √w = 30); under 'code' the residual itself is scaled by w (its square by
     w² = 810000)."""
-    w2d: float = 2.0
-    """Weight of the 3D-2D reprojections. Multiplies the *squared* pixel residual ``|π(R p + t) − uv|²`` (px²; unit
-    1/px²) under 'paper' (residual × √2); under 'code' the residual × 2 (square × 4). The 3D:2D balance on the
-    squares is 450:1 (paper) or 202500:1 (code): a factor 450 between the conventions."""
+    w2d: float = 20.0
+    """Weight of the 3D-2D reprojections (paper and code: 2). Multiplies the *squared* pixel residual
+    ``|π(R p + t) − uv|²`` (px²; unit 1/px²) under 'paper' (the residual × √w); under 'code' the residual × w. The
+    3D:2D balance on the squares is w3d:w2d (paper) or w3d²:w2d² (code): with 900 and 2, 450:1 against 202500:1, a
+    factor 450 between the conventions. With the paper's 2 a noisy human's 3D pairs still drag the object off its
+    2D tracks; 20 (45:1) lowered the object error on the solver_quality benchmark's 8-session tuning set from
+    2.22° / 3.79 cm to 1.20° / 3.05 cm (docs/recon_solver.md)."""
     weight_convention: Literal["paper", "code"] = "paper"
     """'paper' (Eq. 3): residuals are multiplied by √w (squared-cost weights 900 and 2); 'code': by w itself
     (squared-cost weights 810000 and 4, the released code). The code's convention lets a noisy human estimate
@@ -42,8 +45,10 @@ class Stage1Config:
     kabsch_init: bool = True
     """Start frames with ≥ 3 non-collinear 3D pairs from the closed-form (Kabsch) alignment instead of the
     initial pose."""
-    static: Literal["best_frame", "joint"] = "best_frame"
-    """Static object: solve at the frame with most annotations (paper, code) or jointly over all frames."""
+    static: Literal["best_frame", "joint"] = "joint"
+    """Static object: solve jointly over all annotated frames (default) or at the frame with most annotations
+    (paper, code: 'best_frame'). One frame's few pairs and tracks gave 3.8° / 6.7 cm mean error on the
+    solver_quality tuning set's static sessions where pooling gives 0.3–0.9° / 0.7–1.4 cm."""
 
 
 @dataclass
@@ -68,9 +73,10 @@ class LossWeights:
     """Stage-2 loss weights (Eq. 4, 14–20); defaults are the released code's. ``hoi-sim solve --explain`` prints
     them with the balance of the weighted terms at the first and last step."""
 
-    contact: float = 50.0
+    contact: float = 50000.0
     """Multiplies ``L_contact = Σ w_i d_i²`` (Eq. 18–19): a *squared* distance (m²), so unit 1/m²; a 1 cm gap on one
-    pair costs 50·1e-4 = 0.005."""
+    pair costs 5e4·1e-4 = 5. The released code's 50 made a 1 cm gap cost 0.005, under 1 % of the stage-2 loss
+    against collision's 99 % (``hoi-sim solve --explain``): stage 2 then only pushed bodies out of objects."""
     collision: float = 8.0
     """Multiplies ``L_collision = λ·Σ φ_obj(human vertices) + Σ φ_body(object vertices)`` (Eq. 20): a sum of
     penetration *depths*, not squared (m), so unit 1/m; one vertex 1 mm inside the object costs 8·10·1e-3 = 0.08."""
@@ -78,6 +84,10 @@ class LossWeights:
     """Multiplies ``L_mask`` (Eq. 17): coverage MSE (dimensionless, squared) plus an edge term in render pixels."""
     contact_eps: float = 0.1
     """ε of Eq. 18 (m): the pair weights ``w_i = (d_i+ε)²/Σ(d_j+ε)²``."""
+    collision_margin: float = 0.0
+    """Penetration depth (m) that costs nothing in ``L_collision`` (each depth counts as ``max(φ − margin, 0)``);
+    0 is Eq. 20. The proxy body's capsules and boxes are fatter than the SMPL-X surface the keypoints lie on, so
+    the ground truth itself penetrates them (docs/recon_solver.md)."""
     human_in_object: float = 10.0
     """λ_{h→o} of Eq. 20 (dimensionless): human-in-object depths count this many times the object-in-human ones."""
     mask_mse: float = 1.5
@@ -173,6 +183,9 @@ class SolverConfig:
     ik: IKConfig = field(default_factory=IKConfig)
     stage2: Stage2Config = field(default_factory=Stage2Config)
     post: PostConfig = field(default_factory=PostConfig)
+    keep_or_revert: bool = True
+    """Keep each stage (stage 1, IK, stage 2) per frame only where it lowered the solver's own objective
+    (``hoi_sim.recon.objective``); False keeps every stage's result (the decisions are still logged)."""
     threads: int = 1
     """torch intra-op threads while solving (0 = leave torch's setting). One is the default: the solver's tensors
     are small, so extra threads buy nothing, and on a shared 2-core machine two threads ran 7× slower than one

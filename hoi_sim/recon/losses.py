@@ -28,16 +28,17 @@ def contact_loss(body_pts: torch.Tensor, obj_pts: torch.Tensor, mask: torch.Tens
 
 
 def collision_loss(human_verts: torch.Tensor, obj_R: torch.Tensor, obj_t: torch.Tensor, obj_verts: torch.Tensor,
-                   obj_sdf: SDFGrid, body_pos: torch.Tensor, body_rot: torch.Tensor, human_in_object: float = 10.0
-                   ) -> torch.Tensor:
+                   obj_sdf: SDFGrid, body_pos: torch.Tensor, body_rot: torch.Tensor, human_in_object: float = 10.0,
+                   margin: float = 0.0) -> torch.Tensor:
     """Eq. 20, both directions: ``λ·Σ phi_obj(human vertices) + Σ phi_body(object vertices)`` per frame [B] (m).
 
     human_verts: [B,S,3] sampled body vertices; obj_R [B,3,3], obj_t [B,3]: object pose; obj_verts: [B,O,3] posed
     sampled object vertices (same frame); body_pos/body_rot: the body frames for the analytic primitive SDF.
+    margin: depths up to this (m) are free (each depth counts as ``max(φ − margin, 0)``).
     """
     local = torch.einsum("bji,bnj->bni", obj_R, human_verts - obj_t[:, None])
-    h_in_o = obj_sdf.query(local).sum(1)
-    o_in_h = (-primitives_sdf(obj_verts, body_pos, body_rot)).clamp_min(0.0).sum(1)
+    h_in_o = (obj_sdf.query(local) - margin).clamp_min(0.0).sum(1)
+    o_in_h = (-primitives_sdf(obj_verts, body_pos, body_rot) - margin).clamp_min(0.0).sum(1)
     return human_in_object * h_in_o + o_in_h
 
 

@@ -210,7 +210,7 @@ def _terms(body: BodyModel, var: _Variables, batch: Stage2Batch, obj_v: torch.Te
                                      batch.obj_pts.to(dt)) + t[:, None], batch.pair_mask.to(dt), w.contact_eps)}
     obj_posed = torch.einsum("bij,nj->bni", R, obj_v) + t[:, None]
     terms["collision"] = collision_loss(out.sample_vertices, R, t, obj_posed, obj_sdf, out.body_pos, out.body_rot,
-                                        w.human_in_object)
+                                        w.human_in_object, w.collision_margin)
     if batch.masks is not None and render_hw is not None and bool(batch.masks.valid.any()):
         terms["mask"] = _mask_term(body, out, obj_posed, obj_faces, batch.masks, render_hw, cfg)
     else:

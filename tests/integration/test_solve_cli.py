@@ -68,6 +68,17 @@ def test_ground_truth_scores_zero(gt_and_sdf):
     assert 0 <= m["contact_dist_cm"] < 10.0  # pairs were chosen within 0.1 m
 
 
+def test_excess_is_zero_for_the_ground_truth_itself(session, gt_and_sdf):
+    from hoi_sim.recon.gt_eval import metrics_with_init, sequence_from_input
+    from hoi_sim.recon.ingest import load_session
+
+    gt, _ = gt_and_sdf
+    m = metrics_with_init(gt, sequence_from_input(load_session(session)), gt)
+    assert m["contact_excess_cm"] == 0.0 and m["penetration_excess_cm"] == 0.0
+    assert m["gt_contact_dist_cm"] > 0.0  # the truth's own pairs are not at zero distance: the excess removes that
+    assert m["init_contact_excess_cm"] > 1.0
+
+
 def test_penetration_and_contact_metrics_react(gt_and_sdf):
     import dataclasses
 
