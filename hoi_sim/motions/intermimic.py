@@ -26,22 +26,22 @@ from hoi_sim.io_utils import atomic_path
 from hoi_sim.motions.graph import graph_from_contacts
 from hoi_sim.motions.io import share_mode
 from hoi_sim.motions.schema import HOIMotion, make_motion
-from hoi_sim.skeleton import BODY_NAMES, NUM_BODIES, PARENTS, neutral_offsets
+from hoi_sim.skeleton import BODY_NAMES, NON_ROOT, NUM_BODIES, PARENTS, neutral_offsets
 
 FPS = 30.0
 NUM_COLUMNS = 591
-COLUMNS: dict[str, slice] = {
-    "root_pos": slice(0, 3),
-    "root_quat_xyzw": slice(3, 7),
-    "unused_7": slice(7, 9),
-    "dof_expmap": slice(9, 162),  # 51 bodies × 3, parent-relative exponential maps
-    "body_pos": slice(162, 318),  # 52 × 3
-    "obj_pos": slice(318, 321),
-    "obj_quat_xyzw": slice(321, 325),
-    "unused_325": slice(325, 330),
+COLUMNS: dict[str, slice] = {  # reference/intermimic-notes.md §1.2 (InterMimic's intermimic.py:121-167)
+    "root_pos": slice(0, 3),  # root (Pelvis) world position, m, z up
+    "root_quat_xyzw": slice(3, 7),  # root world rotation, xyzw (Isaac Gym), unit norm
+    "unused_7": slice(7, 9),  # all zeros in every released file
+    "dof_expmap": slice(9, 162),  # bodies 1–51 × 3, MJCF body order: exp-map of the rotation relative to the parent
+    "body_pos": slice(162, 318),  # world positions of all 52 bodies × 3 (body 0 = root_pos)
+    "obj_pos": slice(318, 321),  # object world position (origin: the mesh's vertex centroid), m
+    "obj_quat_xyzw": slice(321, 325),  # object world rotation, xyzw
+    "unused_325": slice(325, 330),  # all zeros
     "obj_contact": slice(330, 331),  # 1 where any body has label +1
-    "contact_label": slice(331, 383),  # 52, in {-1, 0, +1}
-    "body_quat_xyzw": slice(383, 591),  # 52 × 4
+    "contact_label": slice(331, 383),  # per body (52): +1 touches the object, −1 must not touch, 0 don't care
+    "body_quat_xyzw": slice(383, 591),  # world rotations of all 52 bodies × 4, xyzw (body 0 = root_quat_xyzw)
 }
 USED_COLUMNS = np.concatenate([np.arange(NUM_COLUMNS)[s] for k, s in COLUMNS.items() if not k.startswith("unused")])
 POS_TOL_M = 1e-3
@@ -162,7 +162,7 @@ def _hinge_dofs(dof_expmap: torch.Tensor, root_quat: torch.Tensor, body_quat: to
     T = dof_expmap.shape[0]
     local = rot.axis_angle_to_quat(dof_expmap.reshape(T, NUM_BODIES - 1, 3))
     dof_pos = dofs_from_local(torch.cat([root_quat[:, None], local], dim=1))
-    disagree = rot.quat_diff_angle(local_from_global(body_quat)[:, 1:], local)
+    disagree = rot.quat_diff_angle(local_from_global(body_quat)[:, NON_ROOT], local)
     if float(disagree.max()) > ROT_TOL_RAD:
         t, b = (int(x) for x in torch.nonzero(disagree == disagree.max())[0])
         raise InputError(f"{path}: frame {frame_ids[t]} body {BODY_NAMES[b + 1]!r}: stored world rotation "
