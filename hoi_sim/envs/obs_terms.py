@@ -17,13 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from hoi_sim import rotations as rot
 from hoi_sim import skeleton as sk
 from hoi_sim.objects.nearest import nearest_surface_vec
+
+if TYPE_CHECKING:
+    from hoi_sim.motions.library import MotionState
+    from hoi_sim.sim.base import SimState
 
 IG_SCALE = 5.0
 """1/m: the interaction-graph encoding's decay, exp(−IG_SCALE · distance)."""
@@ -74,7 +78,8 @@ class SimFrame:
         bodies: the resolved body subsets.
     """
 
-    def __init__(self, sim: Any, contact: torch.Tensor, obj_points: torch.Tensor, bodies: BodySubsets) -> None:
+    def __init__(self, sim: SimState, contact: torch.Tensor, obj_points: torch.Tensor, bodies: BodySubsets
+                 ) -> None:
         self.sim, self.contact, self.obj_points, self.bodies = sim, contact, obj_points, bodies
         self.n = int(sim.root_pos.shape[0])
         self._cache: dict[str, torch.Tensor] = {}
@@ -128,7 +133,7 @@ class SimFrame:
 class RefFrame:
     """One reference horizon's ``MotionState`` (N rows) and its intermediates (each computed on first use)."""
 
-    def __init__(self, ref: Any, bodies: BodySubsets) -> None:
+    def __init__(self, ref: MotionState, bodies: BodySubsets) -> None:
         self.ref, self.bodies = ref, bodies
 
     @cached_property

@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import yaml
 
 from hoi_sim.envs.obs_terms import OBS_TERMS, BodySubsets, ObsTerm, RefFrame, SimFrame
 from hoi_sim.errors import InputError
+
+if TYPE_CHECKING:
+    from hoi_sim.motions.library import MotionState
+    from hoi_sim.sim.base import SimState
 
 CFG_DIR = Path(__file__).resolve().parents[1] / "cfg" / "observation"
 DEFAULT_SET = "intermimic"
@@ -116,12 +120,12 @@ class ObservationBuilder:
         """Whether any term reads the reference (else the caller may pass no references)."""
         self._checked = False
 
-    def frame(self, sim: Any, contact: torch.Tensor, obj_points: torch.Tensor) -> SimFrame:
+    def frame(self, sim: SimState, contact: torch.Tensor, obj_points: torch.Tensor) -> SimFrame:
         """The simulated side of one call: ``SimState`` sim, contact [N,52] bool, obj_points [N,P,3] (m, object
         frame)."""
         return SimFrame(sim, contact, obj_points, self.bodies)
 
-    def __call__(self, frame: SimFrame, refs: Sequence[Any] | None) -> torch.Tensor:
+    def __call__(self, frame: SimFrame, refs: Sequence[MotionState] | None) -> torch.Tensor:
         """Observations [N, layout.size] of ``frame`` against ``refs``, one ``MotionState`` [N] per horizon (None
         when no term reads the reference)."""
         nb = len(self.layout.horizons)
