@@ -5,8 +5,8 @@ The library groups its clips by asset identity (``library.asset_groups``: skelet
 the caller fixes each env's clip (``env_clips``, as evaluation does), to the group of that clip. An env keeps its
 group for the backend's life; at reset it samples a new clip among its group's clips only (``HOIEnv``), so a body
 is never simulated on another clip's skeleton or object. On ``mujoco`` every group gets its own scene
-(``sim.mujoco_assets``); ``mjwarp`` and the kinematic ``fake`` backend hold one skeleton and one object and refuse
-a library of several groups.
+(``sim.mujoco_assets``); on ``mjwarp`` the same scenes share one mujoco-warp model with per-world fields and one mesh
+pool (``sim.mjwarp_assets``); the kinematic ``fake`` backend holds one skeleton and refuses several.
 """
 
 from __future__ import annotations
@@ -43,15 +43,17 @@ def env_groups(library: MotionLibrary, num_envs: int, env_clips: torch.Tensor | 
 
 def refuse_mixed(groups: Sequence[AssetGroup], names: Sequence[str], backend: str) -> None:
     """``InputError`` naming two clips (``names``, by clip index) that need different assets when ``backend``
-    holds one of each: mjwarp (one skeleton and one object) or the kinematic fake (one skeleton, no object model)."""
+    holds one of each: the kinematic fake (one skeleton, no object model). ``mujoco`` and ``mjwarp`` simulate
+    every group (a mix they cannot hold together is refused when the backend is built, naming the clip)."""
+    if backend in ("mujoco", "mjwarp"):
+        return
     groups = list(groups)
     if backend == "fake":
         groups = [g for i, g in enumerate(groups) if g.skeleton not in {h.skeleton for h in groups[:i]}]
     if len(groups) <= 1:
         return
     a, b = groups[0], groups[1]
-    what = "per-env assets are not yet on mujoco-warp" if backend == "mjwarp" else \
-        f"backend {backend!r} simulates one skeleton and one object"
+    what = f"backend {backend!r} simulates one skeleton and one object"
     raise InputError(f"clips {names[a.first_clip]!r} ({a.label}) and {names[b.first_clip]!r} "
                      f"({b.label}) need different assets and {what}: use sim=mujoco, or one run per asset group")
 
@@ -66,7 +68,7 @@ def make_env_backend(cfg: EnvCfg, library: MotionLibrary, env_clips: torch.Tenso
     kw.setdefault("device", cfg.device)
     collision = kw.pop("object_collision", "coacd")
     first = library.asset_groups[0]
-    if library.num_groups > 1 and cfg.backend == "mujoco":
+    if library.num_groups > 1 and cfg.backend in ("mujoco", "mjwarp"):
         from hoi_sim.sim.mujoco_assets import SceneAssets
 
         kw["groups"] = [SceneAssets(g.offsets, object_hulls(*library.group_meshes[i], collision, g.object_name),

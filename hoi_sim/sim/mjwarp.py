@@ -18,6 +18,12 @@ constraint adds its world-frame force to the two bodies it touches (geom → bod
 world, pooled over worlds) and ``njmax`` (constraint rows per world) come from config; an overflow is never silent:
 it raises :class:`ContactOverflowError` (or warns) naming the counts and the setting to raise.
 
+Per-env assets: ``groups`` (``sim.mujoco_assets.SceneAssets``) are built as on the CPU backend, one padded scene per
+asset group, and put into **one** mujoco-warp model whose per-world fields hold each env's group's values (bone
+offsets, geom sizes, masses, inertias, the object's geoms) and whose mesh pool holds every group's meshes, world i
+pointing at its group's through ``geom_dataid`` (``sim.mjwarp_assets``). ``models``, ``env_group`` and
+``object_masses`` read as on the CPU backend.
+
 Warp kernels are compiled once per machine into :func:`warp_cache_dir` (``$HOI_SIM_CACHE/warp`` or
 ``~/.cache/hoi_sim/warp``): about a minute cold on 2 CPU cores, about 2 s warm. See ``docs/gpu.md``.
 """
@@ -27,6 +33,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import mujoco
@@ -40,6 +47,7 @@ from hoi_sim import rotations as rot
 from hoi_sim.objects.hulls import ConvexHull
 from hoi_sim.sim.base import MjBackendBase, ResetState, SimState
 from hoi_sim.sim.config import SimConfig
+from hoi_sim.sim.mjwarp_assets import put_group_models
 from hoi_sim.sim.mjwarp_setup import (
     DROPPING_OVERFLOWS,
     ContactOverflowError,
@@ -49,7 +57,8 @@ from hoi_sim.sim.mjwarp_setup import (
     resolve_warp_device,
     warp_cache_dir,
 )
-from hoi_sim.sim.mujoco import MujocoBackend
+from hoi_sim.sim.mujoco import MujocoBackend, _env_groups
+from hoi_sim.sim.mujoco_assets import SceneAssets, build_group_models
 from hoi_sim.sim.scene import SceneIndex, build_scene
 from hoi_sim.sim.table7 import describe_mapping
 from hoi_sim.skeleton import NUM_BODIES
@@ -65,6 +74,9 @@ class MjWarpBackend(MjBackendBase):
     Args:
         device: Warp/torch device: ``"cuda:0"``, ``"cpu"`` (Warp's CPU device) or None (``options.warp_device``).
         model: a prebuilt scene ``MjModel`` to use instead of building one (names as ``scene.SceneIndex``).
+        groups: per-env assets, one ``SceneAssets`` per asset group (None: one group of ``offsets``, ``hulls``,
+            ``motion_mass_mode``).
+        env_group: [N] asset group of each env (default round-robin, env i → group i mod G).
         nthread: accepted for interface compatibility with the CPU backend and ignored.
         **options: ``MjWarpOptions`` fields, overriding ``cfg.extra``.
     """
@@ -75,30 +87,30 @@ class MjWarpBackend(MjBackendBase):
                  hulls: list[ConvexHull] | None = None, cfg: SimConfig | None = None,
                  motion_mass_mode: str = "dynamic", device: str | torch.device | None = None,
                  nthread: int | None = None, log_mapping: bool = True, model: mujoco.MjModel | None = None,
-                 **options: Any) -> None:
+                 groups: Sequence[SceneAssets] | None = None,
+                 env_group: Sequence[int] | np.ndarray | torch.Tensor | None = None, **options: Any) -> None:
         del nthread
         self.cfg = cfg or SimConfig.for_backend("mjwarp")
         self.options = MjWarpOptions.from_extra(self.cfg.extra, **options)
         self.cache_dir = init_warp(self.options.kernel_cache_dir, self.options.verbose)
         self._n = int(num_envs if num_envs is not None else self.cfg.num_envs)
-        if model is None:
-            self.model, self.index, self.object_mass = build_scene(offsets, hulls, self.cfg,
-                                                                   motion_mass_mode=motion_mass_mode)
-        else:
-            self.model, self.index, self.object_mass = model, SceneIndex.from_model(model), None
-        m = self.model
-        self._nstep = self.cfg.physics_steps_per_control
         self.wp_device = wp.get_device(resolve_warp_device(str(device) if device is not None
                                                            else self.options.warp_device))
         cuda = self.wp_device.is_cuda
         self._device = torch.device("cuda", self.wp_device.ordinal) if cuda else torch.device("cpu")
+        labels = self._build_scenes(offsets, hulls, motion_mass_mode, model, groups, env_group)
+        m = self.model
+        self._nstep = self.cfg.physics_steps_per_control
         self._limits = torch.as_tensor(m.jnt_range[self.index.dof_joint], dtype=torch.float32, device=self._device)
         self._graphs: dict[str, Any] = {}
         self._steps = 0
         self._warned: set[int] = set()
         t0 = time.perf_counter()
         with self._scope():
-            self.m = mjw.put_model(m)
+            if len(self.models) == 1:
+                self.m, self.per_world_fields, rows = mjw.put_model(m), [], 1
+            else:
+                self.m, self.per_world_fields, rows = put_group_models(self.models, self._group, labels)
             self.m.opt.warn_overflow = 0  # no per-world kernel printf: check_overflow reports once, with counts
             # a fresh MjData (no contacts yet): every world is reset to the default state by _warm_up
             self.d = mjw.put_data(m, mujoco.MjData(m), nworld=self._n, nconmax=self.options.nconmax,
@@ -108,10 +120,34 @@ class MjWarpBackend(MjBackendBase):
         self.startup_s = time.perf_counter() - t0
         """Seconds spent building and loading (or compiling) the Warp kernels."""
         if log_mapping:
-            log.info("mjwarp backend: %d worlds on %s (graph %s), nq %d nv %d ngeom %d, nconmax %d njmax %d, "
-                     "kernels ready in %.1f s (cache %s)\n%s", self._n, self.wp_device, bool(self._graphs),
-                     m.nq, m.nv, m.ngeom, self.options.nconmax, self.options.njmax, self.startup_s, self.cache_dir,
-                     describe_mapping("mjwarp"))
+            log.info("mjwarp backend: %d worlds on %s (graph %s), %d asset group(s) (%s; %d per-world field(s) of "
+                     "%d row(s)), nq %d nv %d ngeom %d, nconmax %d njmax %d, kernels ready in %.1f s (cache %s)\n%s",
+                     self._n, self.wp_device, bool(self._graphs), len(self.models), ", ".join(labels),
+                     len(self.per_world_fields), rows, m.nq, m.nv, m.ngeom, self.options.nconmax,
+                     self.options.njmax, self.startup_s, self.cache_dir, describe_mapping("mjwarp"))
+
+    def _build_scenes(self, offsets: np.ndarray | None, hulls: list[ConvexHull] | None, motion_mass_mode: str,
+                      model: mujoco.MjModel | None, groups: Sequence[SceneAssets] | None,
+                      env_group: Sequence[int] | np.ndarray | torch.Tensor | None) -> list[str]:
+        """``models`` (one scene per asset group, as the CPU backend's), ``model``/``index``/``object_mass``
+        (group 0's), ``object_masses`` and ``env_group`` ([N] long, default round-robin). Returns the groups'
+        labels. One group (or a prebuilt ``model``) builds the scene as before, unpadded."""
+        if model is not None:
+            self.model, self.index, self.object_mass = model, SceneIndex.from_model(model), None
+            self.models, self.object_masses, labels = [model], [None], ["scene"]
+        elif groups and len(groups) > 1:
+            built = build_group_models(list(groups), self.cfg)
+            self.models, self.object_masses = [g.model for g in built], [g.mass for g in built]
+            self.model, self.index, self.object_mass = built[0].model, built[0].index, built[0].mass
+            labels = [a.label for a in groups]
+        else:
+            a = groups[0] if groups else SceneAssets(offsets, hulls, motion_mass_mode)
+            self.model, self.index, self.object_mass = build_scene(a.offsets, a.hulls, self.cfg,
+                                                                   motion_mass_mode=a.motion_mass_mode)
+            self.models, self.object_masses, labels = [self.model], [self.object_mass], [a.label]
+        self._group = _env_groups(env_group, self._n, len(self.models))
+        self.env_group = torch.as_tensor(self._group, dtype=torch.long, device=self._device)
+        return labels
 
     default_state = MujocoBackend.default_state
     _object_rest_height = MujocoBackend._object_rest_height
@@ -151,7 +187,8 @@ class MjWarpBackend(MjBackendBase):
         self._body_ids = t(ix.body_ids)
         self._body_root = t(self.model.body_rootid[ix.body_ids])
         self._dof_q, self._dof_v, self._act = t(ix.dof_qpos), t(ix.dof_qvel), t(ix.ctrl)
-        self._qpos0 = torch.as_tensor(self.model.qpos0, dtype=torch.float32, device=dev)
+        qpos0 = np.stack([self.models[g].qpos0 for g in self._group])
+        self._qpos0 = torch.as_tensor(qpos0, dtype=torch.float32, device=dev)  # [N, nq] each world's model's
 
     def _warm_up(self) -> None:
         """Load (or compile) every kernel with a reset and one control step from the default state, capture the
@@ -237,7 +274,7 @@ class MjWarpBackend(MjBackendBase):
             return
         s, ix, dev = state.to(self._device), self.index, self._device
         root_quat, obj_quat = rot.quat_normalize(s.root_quat), rot.quat_normalize(s.obj_quat)
-        q = self._qpos0.repeat(state.num, 1)
+        q = self._qpos0[env_ids].clone()
         v = torch.zeros(state.num, self.model.nv, device=dev)
         q[:, ix.root_qpos:ix.root_qpos + 3] = s.root_pos
         q[:, ix.root_qpos + 3:ix.root_qpos + 7] = root_quat

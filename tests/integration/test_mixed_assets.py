@@ -161,5 +161,3 @@ def test_a_mix_that_cannot_be_simulated_is_refused(motions) -> None:
     lib = MotionLibrary(motions)
     with pytest.raises(InputError, match=r"2 envs cannot hold the library's 3 asset groups.*sub8_plasticbox_000"):
         make_env_backend(_cfg(2, "convex_hull"), lib)
-    with pytest.raises(InputError, match=r"sub2_largetable_000.*sub2_woodchair_000.*not yet on mujoco-warp"):
-        make_env_backend(EnvCfg(num_envs=3, backend="mjwarp"), lib)

@@ -306,29 +306,6 @@ for _ov, _field in (("train.max_epochs=-1", "train.max_epochs"), ("train.max_epo
     PROBES.append(Probe(f"train: {_ov}", _train_with(_ov), (_field,)))
 
 
-@probe("train: clips of two skeletons in one mujoco-warp run", "not yet on mujoco-warp", "big.npz")
-def _(sb, _stack):
-    big = toy()
-    big.meta["name"] = "big"
-    for name in ("root_pos", "body_pos", "obj_pos", "skeleton_offsets", "root_lin_vel", "body_lin_vel",
-                 "obj_lin_vel"):
-        setattr(big, name, getattr(big, name) * np.float32(1.25))  # the same clip on a 1.25x body
-    (sb / "clips").mkdir()
-    save(toy(), sb / "clips" / "a.npz")
-    save(big, sb / "clips" / "big.npz")
-    return ["train", f"motions={sb / 'clips'}", f"out={sb / 'run'}", *TRAIN_FAST, "sim=mjwarp"]
-
-
-@probe("train: static and dynamic objects in one mujoco-warp run", "not yet on mujoco-warp")
-def _(sb, _stack):
-    still = toy()
-    still.meta.update(name="still", mass_mode="static")
-    (sb / "clips").mkdir()
-    save(toy(), sb / "clips" / "a.npz")
-    save(still, sb / "clips" / "still.npz")
-    return ["train", f"motions={sb / 'clips'}", f"out={sb / 'run'}", *TRAIN_FAST, "sim=mjwarp"]
-
-
 @probe("train: out= an existing file", "out=", "taken.txt")
 def _(sb, _stack):
     (sb / "taken.txt").write_text("not a run folder")

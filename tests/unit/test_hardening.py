@@ -321,12 +321,9 @@ def test_unexpected_errors_are_one_line_and_debug_shows_the_traceback(monkeypatc
     assert "HOI_SIM_DEBUG" not in __import__("os").environ
 
 
-# --- defect 3 (issue 12): mixed skeletons and mass modes train on mujoco, mujoco-warp refuses them by name ------------
-def test_training_mixes_skeletons_and_mass_modes_on_mujoco_only(tmp_path) -> None:
-    import pytest
-
+# --- defect 3 (issue 12): mixed skeletons and mass modes train on mujoco and mujoco-warp ------------------------------
+def test_training_mixes_skeletons_and_mass_modes(tmp_path) -> None:
     from hoi_sim.envs.toy import toy_motion
-    from hoi_sim.errors import InputError
     from hoi_sim.motions import save_motion, validate_motion
     from hoi_sim.motions.manifest import ClipEntry
     from hoi_sim.train.job import build_library
@@ -342,13 +339,12 @@ def test_training_mixes_skeletons_and_mass_modes_on_mujoco_only(tmp_path) -> Non
     assert validate_motion(big) == []
     lib = build_library([entry(a, "a"), entry(big, "big")], None, "cpu")
     assert lib.num_groups == 2 and lib.clip_group.tolist() == [0, 1]
-    with pytest.raises(InputError, match=r"a\.npz' .* and '.*big\.npz' .* per-env assets are not yet on mujoco-warp"):
-        build_library([entry(a, "a"), entry(big, "big")], None, "cpu", backend="mjwarp")
+    # mujoco-warp simulates every group too (tests/integration/test_mjwarp_parity.py)
+    assert build_library([entry(a, "a"), entry(big, "big")], None, "cpu", backend="mjwarp").num_groups == 2
     still = toy_motion(20, seed=2, name="still")
     still.meta["mass_mode"] = "static"
     assert build_library([entry(a, "a"), entry(still, "still")], None, "cpu").num_groups == 2
-    with pytest.raises(InputError, match="not yet on mujoco-warp"):
-        build_library([entry(a, "a"), entry(still, "still")], None, "cpu", backend="mjwarp")
+    assert build_library([entry(a, "a"), entry(still, "still")], None, "cpu", backend="mjwarp").num_groups == 2
     assert build_library([entry(a, "a"), entry(toy_motion(20, seed=3, name="b"), "b")], None, "cpu").num_motions == 2
 
 
