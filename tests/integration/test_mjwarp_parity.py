@@ -1,4 +1,6 @@
-"""mujoco-warp backend against the MuJoCo CPU backend on the same scene (humanoid + a tall box + ground).
+"""mujoco-warp backend against the MuJoCo CPU backend on the same scene (humanoid + a tall box + ground), and on a
+mixed subset (per-env assets, issue 12: a sub2 largetable, a sub2 woodchair and a sub8 plasticbox clip in one batch,
+2 skeletons and 3 objects; skipped without ../shared).
 
 Runs on Warp's CPU device with 3 worlds. The Warp kernel cache (``$HOI_SIM_CACHE/warp`` or ``~/.cache/hoi_sim/warp``)
 makes every run after the first one fast: about a minute of compilation cold, a few seconds warm.
@@ -9,6 +11,7 @@ from __future__ import annotations
 import warnings
 
 import mujoco_warp  # noqa: E402,F401  (a dev dependency: missing is a set-up failure, not a skip)
+import numpy as np
 import pytest
 import torch
 
@@ -196,3 +199,135 @@ def test_graph_replay_matches_plain_launches(device: str) -> None:
         runs.append(b.state())
     assert (runs[0].body_pos - runs[1].body_pos).abs().max() < 1e-5
     assert torch.equal(runs[0].contact_any, runs[1].contact_any)
+
+
+# ---- per-env assets: a mixed subset ---------------------------------------------------------------------------------
+MIXED = ("OMOMO_new/sub2_largetable_000", "OMOMO_new/sub2_woodchair_000", "OMOMO_retarget_sub8/sub8_plasticbox_000")
+MIXED_FRAMES = (32, 47, 14)
+"""Start frames: the woodchair and plasticbox envs touch their objects (hands) and every object rests on the ground.
+Measured over 10 control steps: ≤ 5 µm body and object difference, ≤ 0.01 N force difference (float32 vs float64);
+later, carrying frames diverge chaotically by millimetres on both one-asset and mixed mujoco-warp alike."""
+
+
+@pytest.fixture(scope="module")
+def mixed(omomo_dir) -> tuple:
+    """(library, CPU backend, mujoco-warp backend), env i on clip i's assets (round-robin: group i)."""
+    from hoi_sim.envs import EnvCfg
+    from hoi_sim.envs.backend import make_env_backend
+    from hoi_sim.motions.intermimic import from_intermimic
+    from hoi_sim.motions.library import MotionLibrary
+
+    root = omomo_dir.parent
+    if not (root / "OMOMO_retarget_sub8").is_dir():
+        pytest.skip(f"needs {root / 'OMOMO_retarget_sub8'} (../shared data is not beside this checkout)")
+    lib = MotionLibrary([from_intermimic(root / f"{c}.pt", root / "objects") for c in MIXED])
+    kw = {"object_collision": "convex_hull", "log_mapping": False}
+    cpu = make_env_backend(EnvCfg(num_envs=N, backend="mujoco", backend_kwargs=kw), lib)
+    gpu = make_env_backend(EnvCfg(num_envs=N, backend="mjwarp", backend_kwargs=kw), lib)
+    return lib, cpu, gpu
+
+
+def _mixed_start(lib, clips: list[int]) -> ResetState:
+    frames = torch.tensor([MIXED_FRAMES[c] for c in clips])
+    return lib.frame_state(torch.tensor(clips), frames).reset_state()
+
+
+def _run_pair(cpu: MujocoBackend, gpu: MjWarpBackend, s: ResetState, steps: int) -> dict[str, float]:
+    """Reset both to ``s``, step both ``steps`` times with the same targets, check the contact flags at every step;
+    returns the largest differences (m, rad, N) and the number of body–object contacts seen."""
+    ids = torch.arange(N)
+    cpu.reset(ids, s)
+    gpu.reset(ids, s)
+    thr, seen_obj = cpu.cfg.contact_force_threshold, 0
+    for k in range(steps):
+        t = _targets(s, torch.zeros(N, NUM_DOFS), k)
+        cpu.set_pd_targets(t)
+        gpu.set_pd_targets(t)
+        cpu.step()
+        gpu.step()
+        a, b = cpu.state(), gpu.state()
+        for flag_a, flag_b, force in ((a.contact_any, b.contact_any, a.force_any),
+                                      (a.contact_obj, b.contact_obj, a.force_obj)):
+            assert _flags_agree(flag_a, flag_b, force, thr)[0].all(), f"step {k}"
+        seen_obj += int(a.contact_obj.sum())
+    assert not b.bad.any()
+    return {"body": (a.body_pos - b.body_pos).abs().max().item(), "obj": (a.obj_pos - b.obj_pos).abs().max().item(),
+            "dof": (a.dof_pos - b.dof_pos).abs().max().item(), "force": (a.force_any - b.force_any).abs().max().item(),
+            "force_max": a.force_any.abs().max().item(), "seen_obj": seen_obj}
+
+
+@pytest.mark.shared_data
+def test_mixed_subset_is_one_model_with_per_world_fields(mixed) -> None:
+    lib, cpu, gpu = mixed
+    assert lib.num_groups == 3 and len({g.skeleton for g in lib.asset_groups}) == 2
+    assert gpu.env_group.tolist() == [0, 1, 2] and len(gpu.models) == 3
+    m = gpu.m
+    for name in ("body_pos", "body_mass", "body_inertia", "geom_size", "geom_pos", "geom_dataid"):
+        assert name in gpu.per_world_fields and getattr(m, name).shape[0] == N, name
+    assert m.nmesh == sum(mm.nmesh for mm in gpu.models)  # one pool of every group's meshes
+    vert, adr, num, dataid = m.mesh_vert.numpy(), m.mesh_vertadr.numpy(), m.mesh_vertnum.numpy(), m.geom_dataid.numpy()
+    for w in range(N):  # each world's object geoms resolve to its own group's meshes
+        own = gpu.models[int(gpu.env_group[w])]
+        for g in np.flatnonzero(gpu.index.geom_is_object):
+            k, j = int(dataid[w, g]), int(own.geom_dataid[g])
+            np.testing.assert_array_equal(vert[adr[k]:adr[k] + num[k]],
+                                          own.mesh_vert[own.mesh_vertadr[j]:own.mesh_vertadr[j] + own.mesh_vertnum[j]])
+        np.testing.assert_allclose(m.body_mass.numpy()[w], own.body_mass, rtol=1e-6)
+
+
+@pytest.mark.shared_data
+def test_mixed_reset_puts_each_env_on_its_clips_skeleton_and_object(mixed) -> None:
+    lib, cpu, gpu = mixed
+    skel = np.abs(lib.asset_groups[0].offsets - lib.asset_groups[2].offsets).max()
+    assert skel > 0.04  # sub2 vs sub8: a body on the wrong skeleton would be centimetres off
+    s = _mixed_start(lib, [0, 1, 2])
+    gpu.reset(torch.arange(N), s)
+    cpu.reset(torch.arange(N), s)
+    b = gpu.state()
+    ref = lib.frame_state(torch.arange(N), torch.tensor(MIXED_FRAMES))
+    err = (b.body_pos - ref.body_pos).norm(dim=-1).amax(-1)
+    assert err.max() < 1e-3, f"reset body error per env (m) {err.tolist()}"
+    assert (b.obj_pos - ref.obj_pos).norm(dim=-1).max() < 1e-4
+    assert (cpu.state().body_pos - b.body_pos).abs().max() < 1e-5
+
+
+@pytest.mark.shared_data
+def test_mixed_parity_after_ten_control_steps(mixed) -> None:
+    lib, cpu, gpu = mixed
+    d = _run_pair(cpu, gpu, _mixed_start(lib, [0, 1, 2]), STEPS)
+    assert d["body"] < POS_TOL and d["obj"] < POS_TOL and d["dof"] < 1e-2, d
+    assert d["force"] < FORCE_REL_TOL * d["force_max"] + FORCE_ABS_TOL, d
+    assert d["seen_obj"] > 0, "the start frames must exercise body-object contacts"
+
+
+@pytest.mark.shared_data
+def test_mixed_objects_land_on_their_own_meshes(mixed) -> None:
+    """Each object dropped 5 mm onto the ground, tilted 0.1 rad, lands on its own mesh as on the CPU backend (whose
+    envs run their own groups' scenes; the three rest heights differ by up to 24 cm, so a world on another group's
+    mesh would be centimetres off). The tilt: mujoco-warp 4.0.0 finds no plane–mesh contact for a hull face lying
+    exactly flat on the plane (the upright largetable falls through the floor, with one asset as with several)."""
+    _, cpu, gpu = mixed
+    s = gpu.default_state(N)
+    assert len(set(s.obj_pos[:, 2].tolist())) == N  # three objects, three rest heights
+    s.obj_quat[:] = torch.tensor([np.cos(0.05), np.sin(0.05), 0.0, 0.0])
+    s.obj_pos[:, 2] += 0.005
+    d = _run_pair(cpu, gpu, s, 5)
+    assert d["obj"] < POS_TOL and d["body"] < POS_TOL, d
+    assert ((gpu.state().obj_pos[:, 2] - s.obj_pos[:, 2]).abs() > 1e-3).all()  # every object moved (landed)
+
+
+@pytest.mark.shared_data
+def test_mixed_envs_in_any_order_get_one_row_per_world(mixed) -> None:
+    """Envs fixed to clips 2, 0, 1 (as evaluation fixes them): not round-robin, so every per-world field has a row
+    per world; the results match the CPU backend built the same way."""
+    from hoi_sim.envs import EnvCfg
+    from hoi_sim.envs.backend import make_env_backend
+
+    lib, _, _ = mixed
+    order = [2, 0, 1]
+    kw = {"object_collision": "convex_hull", "log_mapping": False}
+    cpu = make_env_backend(EnvCfg(num_envs=N, backend="mujoco", backend_kwargs=kw), lib, torch.tensor(order))
+    gpu = make_env_backend(EnvCfg(num_envs=N, backend="mjwarp", backend_kwargs=kw), lib, torch.tensor(order))
+    assert gpu.env_group.tolist() == order and gpu.m.body_pos.shape[0] == N
+    d = _run_pair(cpu, gpu, _mixed_start(lib, order), 3)
+    assert d["body"] < POS_TOL and d["obj"] < POS_TOL, d
