@@ -12,6 +12,7 @@ import dataclasses
 import math
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from hoi_sim.errors import InputError
@@ -107,3 +108,15 @@ def from_mapping(cls: type, data: dict[str, Any] | None, where: str) -> Any:
     obj = cls(**data)
     check_fields(obj, where)
     return obj
+
+
+def named_set_file(kind: str, name_or_path: str | Path, cfg_dir: Path) -> Path:
+    """The yaml file of a named set (``cfg_dir/<name>.yaml``) or the yaml path given; ``InputError`` naming the
+    ``kind`` of set and the known names when there is none."""
+    p = Path(str(name_or_path))
+    if p.suffix not in (".yaml", ".yml"):
+        p = cfg_dir / f"{name_or_path}.yaml"
+    if not p.is_file():
+        known = sorted(q.stem for q in cfg_dir.glob("*.yaml"))
+        raise InputError(f"{kind} set {str(name_or_path)!r} not found (known: {known}, or a yaml path)")
+    return p

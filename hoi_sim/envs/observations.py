@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 import yaml
 
+from hoi_sim.config_mapping import named_set_file
 from hoi_sim.envs.obs_terms import OBS_TERMS, BodySubsets, ObsTerm, RefFrame, SimFrame
 from hoi_sim.errors import InputError
 
@@ -39,12 +40,7 @@ class ObservationSet:
 def load_observation_set(name_or_path: str | Path) -> ObservationSet:
     """An observation set by name (``hoi_sim/cfg/observation/<name>.yaml``) or yaml path; ``InputError`` naming the
     file and the term for an unknown or repeated term, an unknown key or an empty set."""
-    p = Path(str(name_or_path))
-    if p.suffix not in (".yaml", ".yml"):
-        p = CFG_DIR / f"{name_or_path}.yaml"
-    if not p.is_file():
-        known = sorted(q.stem for q in CFG_DIR.glob("*.yaml"))
-        raise InputError(f"observation set {str(name_or_path)!r} not found (known: {known}, or a yaml path)")
+    p = named_set_file("observation", name_or_path, CFG_DIR)
     data = yaml.safe_load(p.read_text()) or {}
     if not isinstance(data, dict) or set(data) - {"name", "terms"}:
         extra = sorted(set(data) - {"name", "terms"}) if isinstance(data, dict) else data

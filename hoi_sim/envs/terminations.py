@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import yaml
 
-from hoi_sim.config_mapping import from_mapping
+from hoi_sim.config_mapping import from_mapping, named_set_file
 from hoi_sim.errors import InputError
 
 
@@ -133,12 +133,7 @@ def load_termination_set(name_or_path: str | Path, overrides: dict[str, Any] | N
     """A termination set by name (``hoi_sim/cfg/termination/<name>.yaml``) or yaml path, with ``overrides``
     (term → mapping of changed settings, or ``None`` to switch the term off; a term the set lacks is switched on
     with its defaults plus the given settings)."""
-    p = Path(str(name_or_path))
-    if p.suffix not in (".yaml", ".yml"):
-        p = CFG_DIR / f"{name_or_path}.yaml"
-    if not p.is_file():
-        known = sorted(q.stem for q in CFG_DIR.glob("*.yaml"))
-        raise InputError(f"termination set {name_or_path!r} not found (known: {known}, or a yaml path)")
+    p = named_set_file("termination", name_or_path, CFG_DIR)
     data = yaml.safe_load(p.read_text()) or {}
     raw: dict[str, Any] = {k: (dict(v) if v is not None else None) for k, v in (data.get("terms") or {}).items()}
     for k, v in (overrides or {}).items():
