@@ -12,15 +12,21 @@ its kernels read row ``world % rows`` of them, and ``put_model(batch_sizes=…)`
   meshes are **concatenated into one pool**, their addresses shifted (faces, graphs and polygons index their own
   mesh's vertices and polygons, so only the ``*adr`` fields move), and each world's ``geom_dataid`` points at its
   group's meshes;
+* the padding geoms (collision-free 1 mm cones that even out the hull counts on the CPU backend) cannot stay
+  collision-free per world, since ``geom_contype``/``geom_conaffinity`` are held once for all worlds; instead a geom
+  that is a hull in some group and a pad in another takes the hull's collision fields, and the pad's worlds get
+  ``geom_dataid = -1`` for it, which mujoco-warp reads as "this mesh geom is absent from this world";
 * a difference in any other field (one that mujoco-warp holds once for all worlds) is refused with the field named.
 
-Cost: the extra rows (a few kB per row) and, the first time on a machine, compiling the kernel variants that read
+Cost: the extra rows (a few kB per row), the padding geoms' pairs in the broadphase of every world (each is dropped
+at once where the geom is absent) and, the first time on a machine, compiling the kernel variants that read
 ``geom_dataid`` per world (mujoco-warp specialises its broadphase on it). The physics work per world is that of its
 own scene.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
@@ -47,6 +53,30 @@ _ADR = {  # pool address field → (the size it indexes into, skipping negative 
 
 SLEEP_ONLY = ("dof_length",)
 """Unbatched fields that only mujoco-warp's sleeping reads (off in these scenes: checked): a difference is harmless."""
+
+
+def _geom_fields_once() -> list[str]:
+    """mujoco-warp's per-geom fields held once for all worlds (leading dimension ``ngeom``)."""
+    return [n for n, spec in _model_fields().items() if is_array_spec(spec) and spec.shape and spec.shape[0] == "ngeom"]
+
+
+def fill_pads(models: Sequence[mujoco.MjModel]) -> tuple[list[mujoco.MjModel], np.ndarray]:
+    """(models, [G, ngeom] bool pad mask): a mesh geom that collides in some group and not in group g is a pad of g;
+    in a copy of g's model it takes the once-held geom fields (collision bits, condim, priority …) of the first
+    group where it collides, so that the models differ only in batched fields. The pad's worlds must get
+    ``geom_dataid = -1`` for it (``put_group_models``)."""
+    live = np.stack([(m.geom_contype != 0) | (m.geom_conaffinity != 0) for m in models])
+    pad = (models[0].geom_type == int(mujoco.mjtGeom.mjGEOM_MESH))[None] & live.any(0)[None] & ~live
+    out = []
+    for g, m in enumerate(models):
+        if pad[g].any():
+            m = copy.copy(m)
+            for j in np.flatnonzero(pad[g]):
+                donor = models[int(np.argmax(live[:, j]))]
+                for name in (n for n in _geom_fields_once() if hasattr(m, n)):
+                    getattr(m, name)[j] = getattr(donor, name)[j]
+        out.append(m)
+    return out, pad
 
 
 def _model_fields() -> dict[str, Any]:
@@ -127,6 +157,7 @@ def put_group_models(models: Sequence[mujoco.MjModel], env_group: np.ndarray,
     G when ``env_group`` is round-robin, else the number of worlds). Run under the target ``wp.ScopedDevice``."""
     env_group = np.asarray(env_group, np.int64)
     n, g = len(env_group), len(models)
+    models, pad = fill_pads(models)
     put = [mjw.put_model(m) for m in models]
     fields = per_world_fields(put, labels)
     row_group = np.arange(g) if np.array_equal(env_group, np.arange(n) % g) else env_group
@@ -138,10 +169,11 @@ def put_group_models(models: Sequence[mujoco.MjModel], env_group: np.ndarray,
         old = getattr(out, name)
         setattr(out, name, wp.array(value, dtype=old.dtype, device=old.device) if isinstance(old, wp.array)
                 else type(old)(value))
-    dataid = [np.where(p.geom_dataid.numpy() >= 0, p.geom_dataid.numpy() + first[k], -1) for k, p in enumerate(put)]
+    dataid = [np.where((p.geom_dataid.numpy() >= 0) & ~pad[k], p.geom_dataid.numpy() + first[k], -1)
+              for k, p in enumerate(put)]
     out.geom_dataid = _rows(out.geom_dataid, dataid, row_group)
     mark_batched(out)
     return out, [*fields, "geom_dataid"], len(row_group)
 
 
-__all__ = ["MESH_MAXIMA", "MESH_SIZES", "mesh_pool", "per_world_fields", "put_group_models"]
+__all__ = ["MESH_MAXIMA", "MESH_SIZES", "fill_pads", "mesh_pool", "per_world_fields", "put_group_models"]
