@@ -12,8 +12,8 @@ its keyframe changes interpolated but not smoothed, post) against the ground tru
 Each as the mean and the worst session. The last line is one JSON object (all after post unless named otherwise).
 
 How the sessions are chosen (``SESSIONS``): 24 windows of 60 frames from 24 different clips of three objects
-(largetable, woodchair, plasticbox); 8 windows where the object stays put (static, auto-detected by the
-synthesiser: < 1 cm and < 1°) and 16 where it is carried; three noise levels (low / default / high human pose,
+(largetable, woodchair, plasticbox); 8 windows where the object stays put (the synthesiser's < 1 cm / < 1°
+rule flags 7 of them static) and 16 where it is carried; three noise levels (low / default / high human pose,
 object translation and mesh rotation noise; the high level adds 1 px of track noise); three camera azimuths (front,
 side, back: from the back the body hides more of the object and of the hands); two annotation densities (the
 paper's 0.10 m contact threshold and a sparse 0.05 m one). The factors cycle with the session index so that every

@@ -244,6 +244,8 @@ def _run_batch(args: argparse.Namespace, cfg) -> int:
     from hoi_sim.recon.batch import discover_sessions, run_batch
 
     out: Path = args.out or (args.session / "solved")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"-o {out}: is an existing file, not a folder")
     sessions = discover_sessions(args.session, exclude=out)
     if not sessions:
         raise InputError(f"{args.session}: no session folders inside")
