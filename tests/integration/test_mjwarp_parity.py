@@ -334,3 +334,47 @@ def test_mixed_envs_in_any_order_get_one_row_per_world(mixed) -> None:
     assert gpu.env_group.tolist() == order and gpu.m.body_pos.shape[0] == N
     d = _run_pair(cpu, gpu, _mixed_start(lib, order), 3)
     assert d["body"] < POS_TOL and d["obj"] < POS_TOL, d
+
+
+@pytest.mark.shared_data
+def test_mixed_coacd_pads_are_absent_from_their_worlds(mixed) -> None:
+    """coacd hulls (training's default: 6, 25 and 38 per object) pad the objects to one geom count; in the shared
+    mujoco-warp model a pad collides (collision bits are held once for all worlds) but is absent from its own
+    group's worlds (``geom_dataid`` −1): no contact touches it, and each world matches a one-asset mujoco-warp backend
+    of its group (the CPU backend differs from both by millimetres here: hundreds of hull contacts per world,
+    float32 against float64)."""
+    from hoi_sim.envs import EnvCfg
+    from hoi_sim.envs.backend import make_env_backend
+    from hoi_sim.objects.hulls import object_hulls
+    from hoi_sim.sim.mujoco_assets import SceneAssets
+
+    lib = mixed[0]
+    kw = {"object_collision": "coacd", "log_mapping": False, "nconmax": 1024}
+    mix = make_env_backend(EnvCfg(num_envs=N, backend="mjwarp", backend_kwargs=kw), lib)
+    obj, dataid = mix.index.geom_is_object, mix.m.geom_dataid.numpy()
+    absent = dataid[:, obj] < 0
+    assert absent[0].sum() > 0 and absent[1].sum() > 0  # largetable's and woodchair's pads
+    singles = [MjWarpBackend(1, groups=[SceneAssets(g.offsets, object_hulls(*lib.group_meshes[k], "coacd",
+                                                                            g.object_name), g.mass_mode)],
+                             cfg=mix.cfg, device="cpu", log_mapping=False, nconmax=1024)
+               for k, g in enumerate(lib.asset_groups)]
+    s = _mixed_start(lib, [0, 1, 2])
+    mix.reset(torch.arange(N), s)
+    for k, b in enumerate(singles):
+        b.reset(torch.tensor([0]), s.select([k]))
+    touched = 0
+    for k in range(5):
+        t = _targets(s, torch.zeros(N, NUM_DOFS), k)
+        mix.set_pd_targets(t)
+        mix.step()
+        for w, b in enumerate(singles):
+            b.set_pd_targets(t[w:w + 1])
+            b.step()
+        n = int(mix.d.nacon.numpy()[0])
+        geom, world = mix.d.contact.geom.numpy()[:n], mix.d.contact.worldid.numpy()[:n]
+        touched += int((obj[geom] & (dataid[world[:, None], geom] < 0)).any(1).sum())  # an absent object geom
+    assert touched == 0
+    a = mix.state()
+    for w, b in enumerate(singles):
+        assert (a.body_pos[w] - b.state().body_pos[0]).abs().max() < 1e-5
+        assert (a.obj_pos[w] - b.state().obj_pos[0]).abs().max() < 1e-5
