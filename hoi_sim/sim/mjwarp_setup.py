@@ -78,7 +78,7 @@ class MjWarpOptions:
         verbose: let Warp print module compilation lines.
     """
 
-    nconmax: int = 256
+    nconmax: int = 1024
     njmax: int = 512
     njmax_nnz: int | None = None
     warp_device: str = "auto"

@@ -122,9 +122,9 @@ SKELETON_TOL_M = 1e-3
 
 
 def check_assets(motions: list[HOIMotion], labels: list[str] | None = None, backend: str = "mujoco") -> None:
-    """Every clip's skeleton and object, checked at load for ``backend``: ``mujoco`` simulates each env on its
-    clip's own assets (any mix; ``hoi_sim.envs.backend``), while ``mjwarp`` (not yet per-env) and the kinematic
-    ``fake`` refuse clips that need different assets with an ``InputError`` naming two of them and why.
+    """Every clip's skeleton and object, checked at load for ``backend``: ``mujoco`` and ``mjwarp`` simulate each
+    env on its clip's own assets (any mix; ``hoi_sim.envs.backend``), while the kinematic ``fake`` refuses clips
+    that need different skeletons with an ``InputError`` naming two of them and why.
     ``labels`` name the clips in the message (default: their names)."""
     from hoi_sim.envs.backend import refuse_mixed
     from hoi_sim.motions.assets import group_assets
