@@ -6,7 +6,9 @@ Usage: ``hoi-sim bench imitation CLIP [--minutes M] [--out DIR] [--reward tr_lr_
 
 Steps, each a ``hoi-sim`` command so that the benchmark exercises what a user runs:
 1. ``hoi-sim train train=cpu_track motions=CLIP reward=R train.max_minutes=M out=DIR/run``;
-2. ``hoi-sim eval checkpoint=DIR/run motions=CLIP out=DIR/eval`` (deterministic, frame 0, the run's own env);
+2. ``hoi-sim eval checkpoint=DIR/run/nn/best.pth motions=CLIP out=DIR/eval`` (deterministic, frame 0, the run's
+   own env): the policy of the run's best periodic evaluation (``train.eval_every``: furthest into the clip, then
+   lowest MPJPE); the last policy is evaluated too, into ``DIR/eval_last``;
 3. ``hoi-sim plot DIR/run -o DIR/curves.png``;
 4. PD replay of the clip under the run's physics settings (``hoi_sim.commands.replay.replay_pd``).
 
@@ -14,7 +16,8 @@ Last line, one JSON object: ``clip, minutes, control_steps_per_s`` (training env
 excluded), ``success`` (the policy reached the clip's last frame), ``mpjpe_mm`` (52 bodies), ``contact_mm``
 (surface contact, mean over active graph edges), ``jitter`` (Eq. 24, m/s³), ``reference_contact_mm`` (the clip's own
 contact, the floor a policy is judged against), ``frames_survived``, ``pd_replay_mpjpe_mm``,
-``pd_replay_seconds``, ``curve_png``, ``run_dir``.
+``pd_replay_seconds``, ``curve_png``, ``run_dir``, ``checkpoint`` (``best`` or ``last``: which policy the fields
+above describe), ``best_epoch``, and ``last``: ``{success, frames_survived, mpjpe_mm, contact_mm}`` of the last policy.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import time
 from pathlib import Path
 
 from hoi_sim.io_utils import dumps_json
+from hoi_sim.train.checkpoint import BEST
 
 
 def _hoi_sim(*args: str) -> None:
@@ -77,19 +81,24 @@ def main() -> None:
     ap.add_argument("--reward", default="tr_lr_cr", help="reward setting (tr, tr_lr, tr_lr_cr, intermimic)")
     ap.add_argument("--objects", default=None, help="object meshes of a .pt clip (default: objects/ beside it)")
     ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for hoi-sim train")
-    args = ap.parse_args()
+    args = ap.parse_intermixed_args()  # overrides may follow the options
     clip = Path(args.clip)
     if not clip.is_file() or clip.suffix not in (".npz", ".pt"):
         raise SystemExit(f"bench imitation: {clip} is not a .npz or .pt motion file")
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="hoi_sim_imitation_"))
     out.mkdir(parents=True, exist_ok=True)
-    run, ev, png = out / "run", out / "eval", out / "curves.png"
+    run, ev, ev_last, png = out / "run", out / "eval", out / "eval_last", out / "curves.png"
     extra = [f"motions.objects_dir={args.objects}"] if args.objects else []
     t0 = time.perf_counter()
     _hoi_sim("train", "train=cpu_track", f"motions={clip}", f"reward={args.reward}",
              f"train.max_minutes={args.minutes}", f"out={run}", *extra, *args.overrides)
     train_s = time.perf_counter() - t0
-    _hoi_sim("eval", f"checkpoint={run}", f"motions={clip}", f"out={ev}", *extra)
+    best = run / "nn" / BEST
+    _hoi_sim("eval", f"checkpoint={run}", f"motions={clip}", f"out={ev_last}", *extra)
+    if best.is_file():
+        _hoi_sim("eval", f"checkpoint={best}", f"motions={clip}", f"out={ev}", *extra)
+    else:  # no periodic evaluation ran (train.eval_every=0 or a run shorter than one period)
+        ev = ev_last
     _hoi_sim("plot", str(run), "-o", str(png))
 
     from hoi_sim.eval.replay import replay_pd
@@ -99,6 +108,9 @@ def main() -> None:
     sim_cfg = sim_config(job_from_config(load_run_config(run)).sim)
     pd = replay_pd(load_clip(clip, args.objects), sim_cfg)
     pol, ref = _policy_row(ev / "report.json")
+    last, _ = _policy_row(ev_last / "report.json")
+    best_meta = run / "nn" / "best.json"
+    best_epoch = json.loads(best_meta.read_text()).get("epoch") if ev != ev_last and best_meta.is_file() else None
     result = {
         "clip": clip.stem, "minutes": round(train_s / 60.0, 2),
         "control_steps_per_s": round(_mean_fps(run / "progress.csv"), 1),
@@ -107,6 +119,9 @@ def main() -> None:
         "reference_contact_mm": _num(ref.get("contact_mm")), "frames_survived": _num(pol.get("frames")),
         "pd_replay_mpjpe_mm": _num(pd.get("mpjpe_mm")), "pd_replay_seconds": _num(pd.get("seconds_survived")),
         "curve_png": str(png), "run_dir": str(run),
+        "checkpoint": "best" if ev != ev_last else "last", "best_epoch": best_epoch,
+        "last": {"success": _num(last.get("success")), "frames_survived": _num(last.get("frames")),
+                 "mpjpe_mm": _num(last.get("mpjpe_mm")), "contact_mm": _num(last.get("contact_mm"))},
     }
     print(dumps_json(result))
 

@@ -8,13 +8,14 @@
   checkpoint reads (``weights_only=True``, :mod:`hoi_sim.train.checkpoint`).
 * :class:`ProgressObserver` — an ``AlgoObserver``: one progress line per epoch (with an ETA), ``progress.csv``
   (episode length in seconds and as a fraction of its clip, periodic deterministic-rollout metrics), per-term
-  reward scalars in TensorBoard, and resumable checkpoints ``nn/last.pth`` + ``nn/ep_<epoch>.pth`` every
-  ``save_every`` epochs.
+  reward scalars in TensorBoard, resumable checkpoints ``nn/last.pth`` + ``nn/ep_<epoch>.pth`` every
+  ``save_every`` epochs, and ``nn/best.pth`` (+ ``nn/best.json``): the policy of the best periodic evaluation.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import shutil
@@ -29,12 +30,14 @@ from rl_games.algos_torch.a2c_continuous import A2CAgent
 from rl_games.algos_torch.network_builder import A2CBuilder
 from rl_games.common.algo_observer import AlgoObserver
 
-from hoi_sim.io_utils import atomic_path
-from hoi_sim.train.checkpoint import LAST, load_checkpoint, strip_compile_prefix
+from hoi_sim.io_utils import atomic_path, write_json_atomic
+from hoi_sim.train.checkpoint import BEST, LAST, load_checkpoint, strip_compile_prefix
 from hoi_sim.train.config import NETWORK_NAME
 
-__all__ = ["LAST", "ConstSigmaActorCritic", "HoiA2CAgent", "ProgressObserver", "register_networks", "save_state"]
+__all__ = ["BEST", "LAST", "ConstSigmaActorCritic", "HoiA2CAgent", "ProgressObserver", "register_networks",
+           "save_state"]
 INITIAL = "ep_0.pth"
+BEST_JSON = "best.json"  # epoch and eval columns of nn/best.pth (read back on resume)
 
 EPISODE_COLUMNS = ("mean_episode_s", "mean_episode_clip_frac")
 """``progress.csv`` columns averaged over the episodes that finished in the epoch (NaN when none did or the env
@@ -149,7 +152,8 @@ class ProgressObserver(AlgoObserver):
     ``info["episode_length_s"]`` / ``info["episode_clip_frac"]``), ``fps`` (training samples/s, eval time
     excluded), ``elapsed_s`` (wall time), ``eval_mpjpe_mm``, ``eval_clip_frac``, ``eval_success`` (the
     ``evaluator``'s results every ``eval_every`` epochs, empty otherwise), ``ended_<termination>`` (episodes ended
-    by each termination) and ``term_<reward term>`` (mean of each reward term).
+    by each termination) and ``term_<reward term>`` (mean of each reward term). Each evaluation that reaches further
+    into the clip than every earlier one of the run (equal: lower MPJPE) writes ``nn/best.pth`` and ``nn/best.json``.
 
     Args:
         run_dir: the run folder (``nn/`` and ``progress.csv`` live there).
@@ -189,6 +193,7 @@ class ProgressObserver(AlgoObserver):
         self._epoch0 = 0  # epochs already done when this process started (resume)
         self._eval_s = 0.0  # wall time spent in evaluations (excluded from fps)
         self._last_eval: tuple[int, float] | None = None  # (epoch, eval_mpjpe_mm) of the latest evaluation
+        self._best: dict[str, Any] | None = None  # epoch and eval columns of nn/best.pth
         # per CSV column of EPISODE_COLUMNS: [sum over finished episodes, count] (tensors on the env device)
         self._episodes: dict[str, list[Any]] = {}
 
@@ -257,12 +262,36 @@ class ProgressObserver(AlgoObserver):
         row.update({k: float(v) for k, v in results.items() if k in EVAL_COLUMNS})
         mpjpe = row["eval_mpjpe_mm"]
         self._last_eval = (epoch_num, float(mpjpe) if mpjpe != "" else float("nan"))
+        self._maybe_save_best(epoch_num, row)
         writer = getattr(self.algo, "writer", None)
         if writer is not None:
             for k in EVAL_COLUMNS:
                 if row[k] != "":
                     writer.add_scalar(f"eval/{k.removeprefix('eval_')}", row[k], epoch_num)
         return row
+
+    @staticmethod
+    def _eval_key(row: dict[str, Any]) -> tuple[float, float]:
+        """Order of evaluations: further into the clip first, then lower MPJPE (NaN counts as worst)."""
+        frac, mpjpe = row.get("eval_clip_frac", ""), row.get("eval_mpjpe_mm", "")
+        frac = float(frac) if frac != "" and not math.isnan(float(frac)) else -1.0
+        mpjpe = float(mpjpe) if mpjpe != "" and not math.isnan(float(mpjpe)) else math.inf
+        return frac, -mpjpe
+
+    def _maybe_save_best(self, epoch_num: int, row: dict[str, Any]) -> None:
+        """Write ``nn/best.pth`` (and ``nn/best.json``: epoch and eval columns) when this evaluation beats every
+        earlier one of the run, resumed processes included."""
+        meta = self.nn_dir / BEST_JSON
+        if self._best is None and meta.is_file():
+            try:
+                self._best = json.loads(meta.read_text())
+            except (OSError, ValueError):
+                self._best = None
+        if self._best is not None and self._eval_key(row) <= self._eval_key(self._best):
+            return
+        save_state(self.algo.get_full_state_weights(), self.nn_dir / BEST)
+        self._best = {"epoch": int(epoch_num), **{k: row[k] for k in EVAL_COLUMNS}}
+        write_json_atomic(meta, self._best)
 
     def after_steps(self) -> None:
         if not self._first_steps:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 LAST = "last.pth"
+BEST = "best.pth"  # the policy of the best train.eval_every evaluation (furthest into the clip, then lowest MPJPE)
 REQUIRED_KEYS = ("model", "optimizer", "epoch", "frame")
 """What a resumable rl-games checkpoint holds at least."""
 

@@ -1,6 +1,6 @@
 """ProgressObserver columns from fake step infos (no training): episode length in s and as a clip fraction,
-periodic evaluation columns (empty on other epochs, header fixed from the first row), the ETA in the progress line,
-and a failing evaluator that does not stop training."""
+periodic evaluation columns (empty on other epochs, header fixed from the first row), the best-evaluation checkpoint
+(kept across a resumed process), the ETA in the progress line, and a failing evaluator that does not stop training."""
 
 from __future__ import annotations
 
@@ -100,6 +100,42 @@ def test_eval_columns_on_eval_epochs_and_progress_line(tmp_path: Path, capsys: p
     assert "eval_mpjpe 79.0mm (epoch 2)" in lines[2]  # the latest evaluation is repeated until the next
     assert "eval_mpjpe 78.0mm (epoch 4)" in lines[3]
     assert "(0.10s, 20% of clip)" in lines[0]
+
+
+def test_best_checkpoint_follows_the_furthest_evaluation(tmp_path: Path) -> None:
+    import json
+
+    # (clip fraction, MPJPE) per evaluation: further wins; at equal fraction lower MPJPE wins; NaN never wins
+    results = iter([(0.3, 90.0), (0.6, 120.0), (0.5, 50.0), (0.6, 110.0), (float("nan"), float("nan")),
+                    (0.6, 115.0)])
+
+    def evaluator(model: torch.nn.Module) -> dict[str, float]:
+        frac, mpjpe = next(results)
+        with torch.no_grad():
+            model.bias.fill_(mpjpe)  # marks which policy was saved
+        return {"eval_mpjpe_mm": mpjpe, "eval_clip_frac": frac, "eval_success": 0.0}
+
+    def best() -> tuple[int, float]:
+        meta = json.loads((tmp_path / "nn" / "best.json").read_text())
+        bias = torch.load(tmp_path / "nn" / "best.pth", weights_only=True)["model"]["bias"]
+        return meta["epoch"], float(bias[0])
+
+    algo = _algo()
+    obs = ProgressObserver(tmp_path, max_epochs=10, save_every=1000, progress_every=0, save_initial=False,
+                           eval_every=1, evaluator=evaluator)
+    obs.after_init(algo)
+    seen = []
+    for epoch in range(1, 5):
+        _epoch(obs, algo, epoch, [])
+        seen.append(best())
+    assert seen == [(1, 90.0), (2, 120.0), (2, 120.0), (4, 110.0)]
+    # a resumed process reads the best so far back: a NaN evaluation and a worse one keep epoch 4
+    obs = ProgressObserver(tmp_path, max_epochs=10, save_every=1000, progress_every=0, save_initial=False,
+                           eval_every=1, evaluator=evaluator)
+    obs.after_init(algo)
+    for epoch in (5, 6):
+        _epoch(obs, algo, epoch, [])
+    assert best() == (4, 110.0)
 
 
 def test_failing_evaluator_leaves_columns_empty(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
