@@ -5,7 +5,7 @@ the reference motion as a baseline row).
 
 A checkpoint is a ``.pth`` written by ``hoi-sim train`` or a run folder (its nn/last.pth); its reward setting and
 subset come from the config.yaml beside it. Other keys: eval.max_envs, eval.form=surface|joint|keypoint, eval.baseline,
-eval.max_steps, eval.terminations, motions.objects_dir (see hoi_sim/cfg/eval/default.yaml).
+eval.max_steps, eval.terminations, motions.objects_dir (see hoi_sim.eval.evaluate.EvalConfig).
 """
 
 from __future__ import annotations

@@ -57,6 +57,18 @@ def plain_config(cfg: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     return data
 
 
+def _config_error(exc: BaseException) -> str:
+    """One line for a Hydra/OmegaConf composition error: Hydra's own first line, plus the schema's reason and the
+    full key when OmegaConf gives them (e.g. ``motions.ground: Value 'maybe' is not a valid bool``)."""
+    line = (str(exc).strip().splitlines() or ["no details"])[0]
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip():
+        lines = str(cause).strip().splitlines()
+        key = next((x.split(":", 1)[1].strip() for x in lines if x.strip().startswith("full_key:")), "")
+        line += f" ({key + ': ' if key else ''}{lines[0]})"
+    return line
+
+
 def compose(overrides: list[str]) -> dict:
     """The composed, resolved config (Hydra compose API) as plain data."""
     from hydra import compose as hydra_compose
@@ -64,9 +76,12 @@ def compose(overrides: list[str]) -> dict:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from hoi_sim.commands.config_schema import register_schemas
+
+    register_schemas()
     try:
         with initialize_config_dir(config_dir=str(CFG_DIR), version_base="1.3"):
             cfg = hydra_compose("config", overrides=normalize_overrides(overrides))
     except (HydraException, OmegaConfBaseException) as exc:
-        raise InputError(f"invalid overrides: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"invalid overrides: {_config_error(exc)}") from None
     return plain_config(cfg)

@@ -58,6 +58,9 @@ def run_hydra(overrides: list[str], multirun: bool = False, cfg_only: str | None
 
         plain = {k: v for k, v in compose(overrides).items() if k not in ("eval", "checkpoint")}
         preflight(job_from_config(plain))
+    from hoi_sim.commands.config_schema import register_schemas
+
+    register_schemas()
     app = hydra.main(config_path=str(CFG_DIR), config_name="config", version_base="1.3")(_task)
     argv = ["hoi-sim-train", *normalize_overrides(overrides)]
     if cfg_only:  # Hydra accepts one of --cfg / --multirun

@@ -102,13 +102,19 @@ class EnvCfg:
 
     @classmethod
     def from_yaml(cls, name_or_path: str | Path) -> EnvCfg:
-        """A file in ``hoi_sim/cfg/env`` by name (``default``, ``intermimic``, ``test``) or a yaml path."""
+        """A file in ``hoi_sim/cfg/env`` by name (``default``, ``intermimic``, ``test``) or a yaml path: a preset of
+        this dataclass (its Hydra ``defaults`` list names the schema, ``hoi_sim.commands.config_schema``, and is
+        skipped here)."""
         p = Path(name_or_path)
         if p.suffix not in (".yaml", ".yml"):
             p = Path(__file__).resolve().parents[1] / "cfg" / "env" / f"{name_or_path}.yaml"
         if not p.is_file():
             raise InputError(f"env config {p} does not exist")
-        return cls.from_dict(yaml.safe_load(p.read_text()) or {})
+        data = yaml.safe_load(p.read_text()) or {}
+        defaults = data.pop("defaults", [])
+        if any(d not in ("schema", "_self_") for d in defaults):
+            raise InputError(f"{p}: from_yaml reads presets of the schema alone, not defaults {defaults}")
+        return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -36,7 +36,7 @@ BODY_22 = sk.body_ids(sk.BODY_JOINTS_22)
 
 @dataclass
 class EvalConfig:
-    """Evaluation settings (``cfg/eval/default.yaml``)."""
+    """Evaluation settings: the schema of the ``eval`` config group (``cfg/eval/default.yaml`` presets it)."""
 
     max_envs: int = ranged(64, min=1)
     """Clips are rolled out in batches of at most this many envs."""

@@ -250,7 +250,7 @@ def test_numeric_settings_have_ranges() -> None:
                               ("num_envs=0", "num_envs: must be ≥ 1"),
                               ("train.gamma=1.5", "train.gamma: must be ≤ 1"),
                               ("train.learning_rate=0", "train.learning_rate: must be > 0"),
-                              ("motions.ground=maybe", "motions.ground: expected a bool")):
+                              ("motions.ground=maybe", "motions.ground: Value 'maybe' is not a valid bool")):
         with pytest.raises(InputError, match=message):
             job_from_config(compose(["motions=x.npz", override]))
     assert job_from_config(compose(["motions=x.npz", "train.max_epochs=1", "num_envs=1"])).ppo.max_epochs == 1
