@@ -298,13 +298,7 @@ class HOIEnv:
         self.progress += 1
         bad = self._bad(s)
         ref = self.reference(0)
-        ctx = RewardContext(sim=s, ref=ref, obj_points=self.lib.obj_points[self.motion_ids],
-                            prev_dof_vel=prev.dof_vel, prev_obj_lin_vel=prev.obj_lin_vel,
-                            prev_obj_ang_vel=prev.obj_ang_vel, steps_since_reset=self.progress,
-                            control_dt=self.control_dt)
-        reward, terms = self.reward_set(ctx)
-        reward = torch.where(bad, torch.zeros_like(reward), torch.nan_to_num(reward, nan=0.0))
-        terms_out = {k: torch.where(bad, torch.zeros_like(v), v) for k, v in terms.items()}
+        reward, terms_out = self._reward(s, prev, ref, bad)
         terminations = self._terminations(s, ref)
         terminated = bad.clone()
         for mask in terminations.values():
@@ -315,8 +309,35 @@ class HOIEnv:
         done = terminated | truncated
         if self.psi.enabled:
             self.psi.record(self.progress, s, self.lib.nearest_row(self.motion_ids, self.ref_time(0)))
+        info = self._episode_info(done, bad, reward)
+        info.update({"reward_terms": terms_out, "terminations": terminations, "time_outs": truncated.clone()})
+        done_ids = done.nonzero(as_tuple=False).flatten()
+        if self.cfg.return_final_obs:
+            info["final_obs"] = torch.zeros(self.num_envs, self.num_obs, device=self.device)
+            info["_final_obs"] = done.clone()
+            if done_ids.numel():
+                info["final_obs"][done_ids] = self.observe(s)[done_ids]
+        if done_ids.numel():
+            self._end_episodes(done_ids)
+            s = self.backend.state()
+        self._state = s
+        return self.observe(s), reward, terminated, truncated, info
+
+    def _reward(self, s: SimState, prev: SimState, ref: MotionState, bad: torch.Tensor
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(reward [N], reward terms name → [N]) of this step; 0 where the env went bad, NaN rewards → 0."""
+        ctx = RewardContext(sim=s, ref=ref, obj_points=self.lib.obj_points[self.motion_ids],
+                            prev_dof_vel=prev.dof_vel, prev_obj_lin_vel=prev.obj_lin_vel,
+                            prev_obj_ang_vel=prev.obj_ang_vel, steps_since_reset=self.progress,
+                            control_dt=self.control_dt)
+        reward, terms = self.reward_set(ctx)
+        reward = torch.where(bad, torch.zeros_like(reward), torch.nan_to_num(reward, nan=0.0))
+        return reward, {k: torch.where(bad, torch.zeros_like(v), v) for k, v in terms.items()}
+
+    def _episode_info(self, done: torch.Tensor, bad: torch.Tensor, reward: torch.Tensor) -> dict[str, Any]:
+        """The bad-env counters and the return and length (steps, s, clip fraction) of the episodes that end now
+        (``done`` [N] bool; 0 elsewhere)."""
         info: dict[str, Any] = {
-            "reward_terms": terms_out, "terminations": terminations, "time_outs": truncated.clone(),
             "bad_envs": bad, "bad_env_count": int(bad.sum()),
             "episode_return": torch.where(done, self.episode_return, torch.zeros_like(reward)),
             "episode_length": torch.where(done, self.progress, torch.zeros_like(self.progress)),
@@ -326,22 +347,15 @@ class HOIEnv:
         info["episode_clip_frac"] = ep_s / self.lib.length_s[self.motion_ids].clamp_min(1e-6)
         self.bad_env_total += info["bad_env_count"]
         info["bad_env_total"] = self.bad_env_total
-        done_ids = done.nonzero(as_tuple=False).flatten()
-        if self.cfg.return_final_obs:
-            info["final_obs"] = torch.zeros(self.num_envs, self.num_obs, device=self.device)
-            info["_final_obs"] = done.clone()
-            if done_ids.numel():
-                info["final_obs"][done_ids] = self.observe(s)[done_ids]
-        if done_ids.numel():
-            if self.psi.enabled:
-                mids = self.motion_ids[done_ids]
-                left = torch.round((self.lib.length_s[mids] - self.start_time[done_ids]) / self.control_dt).long()
-                self.psi.episode_end(done_ids, self.progress[done_ids],
-                                     torch.clamp(left, max=self.cfg.rollout_length))
-            self.reset_envs(done_ids)
-            s = self.backend.state()
-        self._state = s
-        return self.observe(s), reward, terminated, truncated, info
+        return info
+
+    def _end_episodes(self, done_ids: torch.Tensor) -> None:
+        """Score the ended episodes for PSI (steps survived against what was left of the clip), then reset them."""
+        if self.psi.enabled:
+            mids = self.motion_ids[done_ids]
+            left = torch.round((self.lib.length_s[mids] - self.start_time[done_ids]) / self.control_dt).long()
+            self.psi.episode_end(done_ids, self.progress[done_ids], torch.clamp(left, max=self.cfg.rollout_length))
+        self.reset_envs(done_ids)
 
     @property
     def action_offset(self) -> torch.Tensor:
