@@ -43,9 +43,11 @@ from hoi_sim.recon.metrics import solver_metrics
 from hoi_sim.recon.sdf import build_sdf
 from hoi_sim.recon.sequence import load_sequence
 from hoi_sim.recon.solver import solve
+from hoi_sim.skeleton import SMPLX_BODY_POSE
 
 SHARED = Path(os.environ.get("HOI_SIM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 STAGES = ("init", "stage1", "ik", "stage2", "post")
+BODY22 = SMPLX_BODY_POSE.stop  # SMPL-X joints 0..21: root and body, the joints MPJPE is taken over
 STAGE_LABEL = {"init": "init", "stage1": "stage 1", "ik": "+IK", "stage2": "stage 2", "post": "post"}
 SEEN = {"sub2_largetable_000", "sub2_largetable_005", "sub2_largetable_010", "sub2_largetable_011",
         "sub2_largetable_017", "sub2_woodchair_000", "sub2_woodchair_003", "sub2_woodchair_005"}
@@ -116,7 +118,7 @@ def stage_metrics(body, inp, gt, human, R, t, sdf) -> dict[str, float]:
         g = body(BodyParams.from_numpy(gt.human.slice(np.arange(sl.start, sl.stop))))
     m = solver_metrics(o.keypoints.double().numpy(), o.vertices.double().numpy(), inp.object.vertices,
                        inp.object.faces, R, t, gt.obj_R[sl], gt.obj_t[sl], gt.contact_vertex[sl], n_cd=2000, sdf=sdf)
-    m["mpjpe_cm"] = float(100 * torch.linalg.norm(o.joints[:, :22].double() - g.joints[:, :22].double(), dim=-1)
+    m["mpjpe_cm"] = float(100 * torch.linalg.norm(o.joints[:, :BODY22].double() - g.joints[:, :BODY22].double(), dim=-1)
                           .mean())
     return m
 

@@ -59,14 +59,16 @@ def _lowest_hand_point(root_pos: np.ndarray, dof: np.ndarray, offsets: np.ndarra
     """Lowest z (m) of the hand geoms (wrists and fingers) of the humanoid at one pose (root upright)."""
     import mujoco
 
-    from hoi_sim.sim.humanoid_spec import humanoid_model, lowest_geom_z
-    from hoi_sim.skeleton import HANDS, body_ids
+    from hoi_sim.sim.humanoid_spec import ROOT_JOINT, humanoid_model, lowest_geom_z
+    from hoi_sim.skeleton import DOF_NAMES, HANDS, body_ids
 
     model = humanoid_model(offsets, ground=False)
     data = mujoco.MjData(model)
-    data.qpos[:3] = root_pos
-    data.qpos[3:7] = (1.0, 0.0, 0.0, 0.0)
-    data.qpos[7:] = dof
+    adr = lambda joint: int(model.jnt_qposadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, joint)])  # noqa: E731
+    root = adr(ROOT_JOINT)  # free joint: position (3), then quaternion wxyz (4)
+    data.qpos[root:root + 3] = root_pos
+    data.qpos[root + 3:root + 7] = (1.0, 0.0, 0.0, 0.0)
+    data.qpos[[adr(n) for n in DOF_NAMES]] = dof
     mujoco.mj_kinematics(model, data)
     return lowest_geom_z(model, data, {i + 1 for i in body_ids(HANDS)})  # MuJoCo body 0 is the world
 

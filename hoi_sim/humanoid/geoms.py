@@ -46,6 +46,19 @@ from hoi_sim.skeleton import NUM_BODIES, PARENTS, GeomSpec, neutral
 
 TABLE_WIDTH = 19
 """Floats per body in a geom table (module docstring)."""
+COL_C, COL_U, COL_H, COL_R, COL_ROT = slice(0, 3), slice(3, 6), slice(6, 9), 9, slice(10, 19)
+"""Geom-table columns: centre, capsule half axis, box half extents, radius, row-major box rotation."""
+COL_REST = slice(COL_H.start, TABLE_WIDTH)
+"""h, r and R: the columns that do not move with the bones (everything after c and u)."""
+
+
+def _in_rest(col: slice | int) -> slice | int:
+    """A geom-table column as an index into the ``COL_REST`` part of a row."""
+    k = COL_REST.start
+    return col - k if isinstance(col, int) else slice(col.start - k, col.stop - k)
+
+
+_H, _R, _ROT = _in_rest(COL_H), _in_rest(COL_R), _in_rest(COL_ROT)
 GEOM_TYPES = ("sphere", "capsule", "box")
 ANCHOR_TOL = 0.005
 """m: largest distance of a geom anchor from a child bone for it to follow that bone."""
@@ -165,14 +178,14 @@ def table_from_specs(geoms: Sequence[Sequence[GeomSpec]]) -> np.ndarray:
     out = np.zeros((NUM_BODIES, TABLE_WIDTH))
     for b, g in enumerate(_one_geom(geoms)):
         a = _anchors(g)
-        out[b, 0:3] = a.mean(0)
-        out[b, 3:6] = 0.5 * (a[1] - a[0])
+        out[b, COL_C] = a.mean(0)
+        out[b, COL_U] = 0.5 * (a[1] - a[0])
         if g.type == "box":
-            out[b, 6:9] = np.asarray(g.size[:3], np.float64)
-            out[b, 10:19] = _quat_matrix(g.quat).reshape(-1)
+            out[b, COL_H] = np.asarray(g.size[:3], np.float64)
+            out[b, COL_ROT] = _quat_matrix(g.quat).reshape(-1)
         else:
-            out[b, 9] = float(g.size[0])
-            out[b, 10:19] = np.eye(3).reshape(-1)
+            out[b, COL_R] = float(g.size[0])
+            out[b, COL_ROT] = np.eye(3).reshape(-1)
     return out
 
 
@@ -223,6 +236,11 @@ def neutral_rule() -> GeomRule:
     return GeomRule(anchors, child, alpha, leaf_scale, ref.offsets.copy(), table_from_specs(ref.geoms))
 
 
+# columns of the rule's per-body packed row (``_rule_tensors()["packed"]``, the per-edge nearest-point path)
+_PK_ANCHORS, _PK_ALPHA, _PK_CHILD0, _PK_LEAF, _PK_LEN = slice(0, 6), slice(6, 8), slice(8, 14), 14, 15
+_PK_REST = slice(16, 16 + TABLE_WIDTH - COL_REST.start)
+
+
 @lru_cache(maxsize=16)
 def _rule_tensors(device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """The neutral rule's arrays as tensors on ``device`` (cached: the per-step reward path reuses them)."""
@@ -234,13 +252,13 @@ def _rule_tensors(device: torch.device, dtype: torch.dtype) -> dict[str, torch.T
     return {"o0": t(rule.neutral_offsets), "o0_len": t(o0_len),
             "leaf": torch.as_tensor(rule.leaf_scale, device=device),
             "child": torch.as_tensor(rule.child.reshape(-1), device=device),
-            "anchors": t(rule.anchors), "alpha": t(rule.alpha)[..., None], "rest": t(rule.base[:, 6:]),
+            "anchors": t(rule.anchors), "alpha": t(rule.alpha)[..., None], "rest": t(rule.base[:, COL_REST]),
             "parents": torch.as_tensor(parents, device=device),
             # per body, for the per-edge path: anchors (6), alpha (2), neutral child offsets (6), leaf flag (1),
             # neutral bone length (1), h r R (13); and the bodies it reads: child of anchor 0, of anchor 1, parent
             "packed": t(np.concatenate([rule.anchors.reshape(-1, 6), rule.alpha,
                                         o0_child.reshape(-1, 6),
-                                        rule.leaf_scale[:, None], o0_len[:, None], rule.base[:, 6:]], 1)),
+                                        rule.leaf_scale[:, None], o0_len[:, None], rule.base[:, COL_REST]], 1)),
             "links": torch.as_tensor(np.concatenate([rule.child, np.asarray(parents)[:, None]], 1), device=device)}
 
 
@@ -267,7 +285,8 @@ def geom_table(offsets: torch.Tensor | np.ndarray | None = None, *, device: torc
     moved = (o - r["o0"]).index_select(-2, r["child"]).unflatten(-2, (NUM_BODIES, 2))  # child-bone displacement
     a = r["anchors"] * scale[..., None, None] + r["alpha"] * moved  # [..., 52, 2, 3]
     a0, a1 = a.unbind(-2)
-    return torch.cat([0.5 * (a0 + a1), 0.5 * (a1 - a0), r["rest"].expand(o.shape[:-1] + (TABLE_WIDTH - 6,))], -1)
+    rest = r["rest"].expand(o.shape[:-1] + (TABLE_WIDTH - COL_REST.start,))
+    return torch.cat([0.5 * (a0 + a1), 0.5 * (a1 - a0), rest], -1)  # COL_C, COL_U, COL_REST
 
 
 def offsets_from_pose(body_pos: torch.Tensor, body_quat: torch.Tensor) -> torch.Tensor:
@@ -285,7 +304,7 @@ def offsets_from_pose(body_pos: torch.Tensor, body_quat: torch.Tensor) -> torch.
 def _nearest(x: torch.Tensor, c: torch.Tensor, u: torch.Tensor, rest: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """Closed-form nearest point of primitives given by c, u [..., 3] and rest = (h, r, R) [..., 13] to x [..., 3]."""
-    h, r, R = rest[..., 0:3], rest[..., 3], rest[..., 4:13].unflatten(-1, (3, 3))
+    h, r, R = rest[..., _H], rest[..., _R], rest[..., _ROT].unflatten(-1, (3, 3))
     v = x - c
     s = ((v * u).sum(-1, keepdim=True) / (u * u).sum(-1, keepdim=True).clamp_min(_EPS)).clamp(-1.0, 1.0)
     local = (R * v[..., :, None]).sum(-2)  # Rᵀ v: v in the box's own axes
@@ -307,7 +326,7 @@ def nearest_on_geoms(points: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Te
         (nearest [..., 3] m: on the surface when the point is outside, the point itself when inside;
         distance [...] m ≥ 0: 0 inside).
     """
-    return _nearest(points, rows[..., 0:3], rows[..., 3:6], rows[..., 6:])
+    return _nearest(points, rows[..., COL_C], rows[..., COL_U], rows[..., COL_REST])
 
 
 def _nearest_flat(x: torch.Tensor, env: torch.Tensor, body: torch.Tensor, body_pos: torch.Tensor,
@@ -322,17 +341,17 @@ def _nearest_flat(x: torch.Tensor, env: torch.Tensor, body: torch.Tensor, body_p
         rows = table.index_select(0, body) if table.dim() == 2 else table.reshape(-1, table.shape[-1]).index_select(
             0, flat)
         local = torch.matmul((x - p)[:, None, :], R)[:, 0]  # Rᵀ (x − p)
-        near, dist = _nearest(local, rows[:, 0:3], rows[:, 3:6], rows[:, 6:])
+        near, dist = _nearest(local, rows[:, COL_C], rows[:, COL_U], rows[:, COL_REST])
     else:
         r = _rule_tensors(body_pos.device, body_pos.dtype)
         links = r["links"].index_select(0, body)  # [M, 3]: child of anchor 0, of anchor 1, parent
         others = pos_flat.index_select(0, (env[:, None] * nb + links).reshape(-1)).reshape(-1, 3, 3)
         loc = torch.matmul(torch.cat([x[:, None], others], 1) - p[:, None], R)  # [M, 4, 3] in the body frame
         pk = r["packed"].index_select(0, body)  # [M, 29]
-        scale = 1.0 + pk[:, 14] * (loc[:, 3].norm(dim=-1) / pk[:, 15] - 1.0)
-        a = (pk[:, 0:6].reshape(-1, 2, 3) * scale[:, None, None]
-             + pk[:, 6:8, None] * (loc[:, 1:3] - pk[:, 8:14].reshape(-1, 2, 3)))
-        near, dist = _nearest(loc[:, 0], 0.5 * (a[:, 0] + a[:, 1]), 0.5 * (a[:, 1] - a[:, 0]), pk[:, 16:])
+        scale = 1.0 + pk[:, _PK_LEAF] * (loc[:, 3].norm(dim=-1) / pk[:, _PK_LEN] - 1.0)
+        a = (pk[:, _PK_ANCHORS].reshape(-1, 2, 3) * scale[:, None, None]
+             + pk[:, _PK_ALPHA, None] * (loc[:, 1:3] - pk[:, _PK_CHILD0].reshape(-1, 2, 3)))
+        near, dist = _nearest(loc[:, 0], 0.5 * (a[:, 0] + a[:, 1]), 0.5 * (a[:, 1] - a[:, 0]), pk[:, _PK_REST])
     return p + torch.matmul(R, near[:, :, None])[:, :, 0], dist
 
 
