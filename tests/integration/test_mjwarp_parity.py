@@ -71,6 +71,16 @@ the 0.1 N threshold: bodies without contact (0 N) and bodies pressing ≥ 0.15 N
 smaller near zero force."""
 
 
+def _step_both(cpu, gpu, targets: torch.Tensor) -> tuple:
+    """One control step of both backends on the same PD targets: (cpu state, gpu state, the (flag cpu, flag gpu,
+    force cpu) pairs of the any-contact and object-contact flags)."""
+    for backend in (cpu, gpu):
+        backend.set_pd_targets(targets)
+        backend.step()
+    a, b = cpu.state(), gpu.state()
+    return a, b, ((a.contact_any, b.contact_any, a.force_any), (a.contact_obj, b.contact_obj, a.force_obj))
+
+
 def _flags_agree(a: torch.Tensor, b: torch.Tensor, force: torch.Tensor, thr: float) -> tuple[torch.Tensor,
                                                                                              torch.Tensor]:
     """(agree, compared): flags agree wherever the CPU backend's largest force component is further from the
@@ -103,14 +113,8 @@ def test_parity_after_ten_control_steps(pair: tuple[MujocoBackend, MjWarpBackend
     seen_obj = seen_ground = 0
     compared = {"on": 0, "off": 0}  # bodies whose flags were compared, in contact and not
     for k in range(STEPS):
-        t = _targets(s, bias, k)
-        cpu.set_pd_targets(t)
-        gpu.set_pd_targets(t)
-        cpu.step()
-        gpu.step()
-        a, b = cpu.state(), gpu.state()
-        for flag_a, flag_b, force in ((a.contact_any, b.contact_any, a.force_any),
-                                      (a.contact_obj, b.contact_obj, a.force_obj)):
+        a, b, pairs = _step_both(cpu, gpu, _targets(s, bias, k))
+        for flag_a, flag_b, force in pairs:
             agree, cmp = _flags_agree(flag_a, flag_b, force, thr)
             assert agree.all(), f"step {k}"
             compared["on"] += int((cmp & flag_a).sum())
@@ -240,14 +244,8 @@ def _run_pair(cpu: MujocoBackend, gpu: MjWarpBackend, s: ResetState, steps: int)
     gpu.reset(ids, s)
     thr, seen_obj = cpu.cfg.contact_force_threshold, 0
     for k in range(steps):
-        t = _targets(s, torch.zeros(N, NUM_DOFS), k)
-        cpu.set_pd_targets(t)
-        gpu.set_pd_targets(t)
-        cpu.step()
-        gpu.step()
-        a, b = cpu.state(), gpu.state()
-        for flag_a, flag_b, force in ((a.contact_any, b.contact_any, a.force_any),
-                                      (a.contact_obj, b.contact_obj, a.force_obj)):
+        a, b, pairs = _step_both(cpu, gpu, _targets(s, torch.zeros(N, NUM_DOFS), k))
+        for flag_a, flag_b, force in pairs:
             assert _flags_agree(flag_a, flag_b, force, thr)[0].all(), f"step {k}"
         seen_obj += int(a.contact_obj.sum())
     assert not b.bad.any()
