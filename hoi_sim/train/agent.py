@@ -272,11 +272,13 @@ class ProgressObserver(AlgoObserver):
 
     @staticmethod
     def _eval_key(row: dict[str, Any]) -> tuple[float, float]:
-        """Order of evaluations: further into the clip first, then lower MPJPE (NaN counts as worst)."""
-        frac, mpjpe = row.get("eval_clip_frac", ""), row.get("eval_mpjpe_mm", "")
-        frac = float(frac) if frac != "" and not math.isnan(float(frac)) else -1.0
-        mpjpe = float(mpjpe) if mpjpe != "" and not math.isnan(float(mpjpe)) else math.inf
-        return frac, -mpjpe
+        """Order of evaluations: further into the clip first, then lower MPJPE (NaN, empty or null: worst)."""
+        def number(key: str, worst: float) -> float:
+            v = row.get(key)
+            v = float(v) if isinstance(v, (int, float)) else math.nan
+            return worst if math.isnan(v) else v
+
+        return number("eval_clip_frac", -1.0), -number("eval_mpjpe_mm", math.inf)
 
     def _maybe_save_best(self, epoch_num: int, row: dict[str, Any]) -> None:
         """Write ``nn/best.pth`` (and ``nn/best.json``: epoch and eval columns) when this evaluation beats every

@@ -105,9 +105,9 @@ def test_eval_columns_on_eval_epochs_and_progress_line(tmp_path: Path, capsys: p
 def test_best_checkpoint_follows_the_furthest_evaluation(tmp_path: Path) -> None:
     import json
 
-    # (clip fraction, MPJPE) per evaluation: further wins; at equal fraction lower MPJPE wins; NaN never wins
-    results = iter([(0.3, 90.0), (0.6, 120.0), (0.5, 50.0), (0.6, 110.0), (float("nan"), float("nan")),
-                    (0.6, 115.0)])
+    # (clip fraction, MPJPE) per evaluation: further wins; at equal fraction lower MPJPE wins; NaN is the worst
+    nan = float("nan")
+    results = iter([(nan, nan), (0.3, 90.0), (0.6, 120.0), (0.5, 50.0), (0.6, 110.0), (nan, nan), (0.6, 115.0)])
 
     def evaluator(model: torch.nn.Module) -> dict[str, float]:
         frac, mpjpe = next(results)
@@ -125,17 +125,24 @@ def test_best_checkpoint_follows_the_furthest_evaluation(tmp_path: Path) -> None
                            eval_every=1, evaluator=evaluator)
     obs.after_init(algo)
     seen = []
-    for epoch in range(1, 5):
-        _epoch(obs, algo, epoch, [])
-        seen.append(best())
-    assert seen == [(1, 90.0), (2, 120.0), (2, 120.0), (4, 110.0)]
-    # a resumed process reads the best so far back: a NaN evaluation and a worse one keep epoch 4
+    # the first evaluation (nothing survived: NaN, written as null) is the best so far, until any other; a resumed
+    # process reads null back as the worst
+    _epoch(obs, algo, 1, [])
+    assert json.loads((tmp_path / "nn" / "best.json").read_text())["eval_clip_frac"] is None
     obs = ProgressObserver(tmp_path, max_epochs=10, save_every=1000, progress_every=0, save_initial=False,
                            eval_every=1, evaluator=evaluator)
     obs.after_init(algo)
-    for epoch in (5, 6):
+    for epoch in range(2, 6):
         _epoch(obs, algo, epoch, [])
-    assert best() == (4, 110.0)
+        seen.append(best())
+    assert seen == [(2, 90.0), (3, 120.0), (3, 120.0), (5, 110.0)]
+    # a resumed process reads the best so far back: a NaN evaluation and a worse one keep epoch 5
+    obs = ProgressObserver(tmp_path, max_epochs=10, save_every=1000, progress_every=0, save_initial=False,
+                           eval_every=1, evaluator=evaluator)
+    obs.after_init(algo)
+    for epoch in (6, 7):
+        _epoch(obs, algo, epoch, [])
+    assert best() == (5, 110.0)
 
 
 def test_failing_evaluator_leaves_columns_empty(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
