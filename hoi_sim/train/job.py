@@ -143,6 +143,23 @@ def sim_config(sim: dict[str, Any]) -> SimConfig:
     return SimConfig.from_table7().with_overrides(**settings)
 
 
+ENV_KEYS_HELD_ABOVE = {"num_envs": "num_envs", "seed": "seed", "reward": "reward", "backend": "sim.backend"}
+"""Fields of the ``env`` group that the run's top level holds (``cfg/config.yaml`` interpolates them)."""
+
+
+def check_env_keys(job: TrainJob) -> None:
+    """``InputError`` when the ``env`` group sets ``num_envs``, ``seed``, ``reward`` or ``backend`` apart from the
+    top-level key or group that holds it (e.g. ``env.num_envs=8`` with ``num_envs=64``): such a value is never
+    read, so it is refused instead of ignored."""
+    own = {"num_envs": job.num_envs, "seed": job.seed, "reward": job.reward_name,
+           "backend": str(job.sim.get("backend", "mujoco"))}
+    for key, holder in ENV_KEYS_HELD_ABOVE.items():
+        value = job.env.get(key)
+        if value is not None and value != own[key]:
+            raise InputError(f"env.{key}={value!r} is not read: the run's {key} is `{holder}` ({own[key]!r}); "
+                             f"set {holder}={value} instead")
+
+
 def env_config(job: TrainJob, *, num_envs: int | None = None, reward_path: str | Path | None = None,
                **overrides: Any) -> EnvCfg:
     """``EnvCfg`` of the job: its ``env`` group, the backend named by ``sim.backend``, the job's seed and

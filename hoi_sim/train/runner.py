@@ -35,7 +35,16 @@ from hoi_sim.motions.manifest import check_clips, read_clip
 from hoi_sim.train.agent import LAST, HoiA2CAgent, ProgressObserver, register_networks
 from hoi_sim.train.checkpoint import load_checkpoint, resume_checkpoint
 from hoi_sim.train.config import ALGO_NAME, resolve_device, rlgames_params
-from hoi_sim.train.job import CONFIG_NAME, TrainJob, build_library, check_assets, clips_of, env_config, write_reward
+from hoi_sim.train.job import (
+    CONFIG_NAME,
+    TrainJob,
+    build_library,
+    check_assets,
+    check_env_keys,
+    clips_of,
+    env_config,
+    write_reward,
+)
 from hoi_sim.train.run_folder import check_out_dir, ensure_unlocked, run_lock, truncate_progress
 
 
@@ -88,6 +97,7 @@ def preflight(job: TrainJob, run_dir: str | os.PathLike | None = None) -> Path:
     ``weights_only=True``, every clip is valid (``motions.checked``) and its assets can be simulated together
     (``check_assets``: any mix on mujoco).
     Returns the run folder."""
+    check_env_keys(job)
     run = check_out_dir(run_dir or job.out)
     ensure_unlocked(run)
     ckpt = run_checkpoint(job, run)
@@ -107,6 +117,7 @@ def train(job: TrainJob, run_dir: str | os.PathLike | None = None, *,
 
     The run folder is locked for the whole training (a second training into it is refused); a resumed run's
     ``progress.csv`` is cut back to the restored epoch first, so each epoch appears once."""
+    check_env_keys(job)
     run = check_out_dir(run_dir or job.out)
     with run_lock(run):
         ckpt = run_checkpoint(job, run)

@@ -104,3 +104,22 @@ def test_every_schema_field_is_read(group: str) -> None:
         if not reads:
             unread.append(dotted)
     assert not unread, f"{group}: fields nothing reads: {unread}"
+
+
+def test_env_keys_held_at_the_top_level() -> None:
+    """The env group's num_envs, seed, reward and backend are the top-level keys (one knob each): no env preset
+    sets them, the composed env group follows the top level, and an env.<key> set apart is refused, not ignored."""
+    from hoi_sim.train.job import ENV_KEYS_HELD_ABOVE, check_env_keys, job_from_config
+
+    for path in sorted((CFG_DIR / "env").glob("*.yaml")):
+        data, _, _ = _body(path)
+        assert not set(data) & set(ENV_KEYS_HELD_ABOVE), f"{path.name} sets {set(data) & set(ENV_KEYS_HELD_ABOVE)}"
+    cfg = compose(["num_envs=8", "seed=3", "reward=tr", "sim=mjwarp", "env=intermimic"])
+    assert {k: cfg["env"][k] for k in ENV_KEYS_HELD_ABOVE} == {"num_envs": 8, "seed": 3, "reward": "tr",
+                                                                "backend": "mjwarp"}
+    check_env_keys(job_from_config({**cfg, "motions": {"path": "x.npz"}}))
+    for override, message in (("env.num_envs=4", "env.num_envs=4 is not read.*set num_envs=4"),
+                              ("env.backend=fake", "env.backend='fake' is not read.*sim.backend")):
+        with pytest.raises(InputError, match=message):
+            check_env_keys(job_from_config({**compose([override]), "motions": {"path": "x.npz"}}))
+
