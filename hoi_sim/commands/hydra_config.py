@@ -60,12 +60,16 @@ def plain_config(cfg: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
 def _config_error(exc: BaseException) -> str:
     """One line for a Hydra/OmegaConf composition error: Hydra's own first line, plus the schema's reason and the
     full key when OmegaConf gives them (e.g. ``motions.ground: Value 'maybe' is not a valid bool``)."""
+    def key_of(text: str) -> str:
+        return next((x.split(":", 1)[1].strip() for x in text.splitlines() if x.strip().startswith("full_key:")), "")
+
     line = (str(exc).strip().splitlines() or ["no details"])[0]
     cause = exc.__cause__
     if cause is not None and str(cause).strip():
-        lines = str(cause).strip().splitlines()
-        key = next((x.split(":", 1)[1].strip() for x in lines if x.strip().startswith("full_key:")), "")
-        line += f" ({key + ': ' if key else ''}{lines[0]})"
+        key = key_of(str(cause))
+        line += f" ({key + ': ' if key else ''}{str(cause).strip().splitlines()[0]})"
+    elif key_of(str(exc)):
+        line += f" (at {key_of(str(exc))})"
     return line
 
 
@@ -82,6 +86,6 @@ def compose(overrides: list[str]) -> dict:
     try:
         with initialize_config_dir(config_dir=str(CFG_DIR), version_base="1.3"):
             cfg = hydra_compose("config", overrides=normalize_overrides(overrides))
+        return plain_config(cfg)  # resolving the interpolations type-checks what they point to
     except (HydraException, OmegaConfBaseException) as exc:
         raise InputError(f"invalid overrides: {_config_error(exc)}") from None
-    return plain_config(cfg)
