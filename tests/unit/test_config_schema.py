@@ -70,6 +70,10 @@ def test_preset_restates_nothing_it_inherits(group: str, name: str) -> None:
 def test_unknown_key_and_wrong_type_refused_at_composition() -> None:
     with pytest.raises(InputError, match="env.bogus"):
         compose(["env.bogus=1"])
+    with pytest.raises(InputError, match="Key 'bogus' not in 'RootConfig'"):
+        compose(["bogus=1"])  # the top level has its schema too (RunSettings + checkpoint + the groups)
+    with pytest.raises(InputError, match="num_envs: Value 'abc'"):
+        compose(["num_envs=abc"])
     from hoi_sim.envs.config import EnvCfg
 
     forced = compose(["+env.action.bogus=1"])["env"]  # Hydra's `+` adds past the schema ...
