@@ -1,8 +1,9 @@
 """``hoi-sim plot RUN [RUN ...] [-o curves.png] [--x epoch|frames|elapsed_s]``: learning curves of training runs.
 
 Reads each run folder's progress.csv and draws one PNG (default RUN/curves.png of the first run) with the mean
-episode reward, the mean episode length (s, and as a fraction of the clip), the eval MPJPE (mm, at the
-evaluation epochs of train.eval_every) and the training throughput; one line per run, labelled by folder name.
+episode reward, the mean episode length (s, and as a fraction of the clip), the eval MPJPE (mm) and how far into
+the clip that rollout got (at the evaluation epochs of train.eval_every) and the training throughput; one line per
+run, labelled by folder name.
 """
 
 from __future__ import annotations

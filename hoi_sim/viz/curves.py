@@ -98,6 +98,12 @@ def _plot_run(axes: dict, label: str, cols: dict[str, np.ndarray], x: str, color
         if ok.any():
             axes["eval"].plot(xs[ok], cols["eval_mpjpe_mm"][ok], color=color, marker="o", markersize=4, label=label)
             has["eval"] = True
+    if "eval_clip_frac" in cols:  # how far the rollout got: the MPJPE is over the frames it reached
+        ok = np.isfinite(cols["eval_clip_frac"])
+        if ok.any():
+            axes["eval_frac"].plot(xs[ok], cols["eval_clip_frac"][ok], color=color, marker="s", markersize=3,
+                                   linestyle="--", alpha=0.7)
+            has["eval_frac"] = True
     if "fps" in cols and np.isfinite(cols["fps"]).any():
         axes["fps"].plot(xs, cols["fps"], color=color, label=label)
         has["fps"] = True
@@ -111,8 +117,11 @@ def _decorate(axes: dict, has: dict[str, bool], x: str) -> None:
     axes["frac"].set_ylabel("fraction of clip")
     if has["frac"]:
         axes["frac"].set_ylim(0.0, max(1.05, axes["frac"].get_ylim()[1]))
-    axes["eval"].set_title("eval MPJPE (mm, deterministic rollout from frame 0)", fontsize=10)
+    axes["eval"].set_title("eval from frame 0: MPJPE (solid), clip fraction reached (dashed)", fontsize=10)
     axes["eval"].set_ylabel("mm")
+    axes["eval_frac"].set_ylabel("fraction of clip")
+    axes["eval_frac"].set_ylim(0.0, 1.05)
+    axes["eval_frac"].tick_params(labelsize=8)
     axes["fps"].set_title("throughput (samples/s)", fontsize=10)
     for key in ("len", "eval", "fps"):
         if not has[key] and not (key == "len" and has["frac"]):
@@ -153,8 +162,9 @@ def plot_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike | None =
     fig, grid = plt.subplots(2, 2, figsize=(11, 7.5), squeeze=False)
     axes = {"rew": grid[0][0], "len": grid[0][1], "eval": grid[1][0], "fps": grid[1][1]}
     axes["frac"] = axes["len"].twinx()
+    axes["eval_frac"] = axes["eval"].twinx()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    has = {"len": False, "frac": False, "eval": False, "fps": False}
+    has = {"len": False, "frac": False, "eval": False, "eval_frac": False, "fps": False}
     for i, (label, cols) in enumerate(data):
         _plot_run(axes, label, cols, x, colors[i % len(colors)], has)
     _decorate(axes, has, x)
