@@ -227,11 +227,17 @@ def ig(f: SimFrame) -> torch.Tensor:
 
 # ---------------------------------------------------------------- against one reference horizon
 
+def _key_error(f: SimFrame, r: RefFrame, field: str) -> torch.Tensor:
+    """(ref − sim) of the key bodies' ``field`` ([N, 52, 3] on both states), heading frame, flattened; the sim
+    side is computed once per call and shared by every horizon."""
+    sim_key = f.cached(f"key_{field}", lambda: getattr(f.sim, field)[:, f.bodies.key])
+    return _loc(f.hm, getattr(r.ref, field)[:, f.bodies.key] - sim_key).reshape(f.n, -1)
+
+
 @obs_term(3 * _NK, uses_ref=True)
 def key_body_pos_error(f: SimFrame, r: RefFrame) -> torch.Tensor:
     """(ref − sim) key-body positions, heading frame (m)."""
-    sim_key = f.cached("key_pos", lambda: f.sim.body_pos[:, f.bodies.key])
-    return _loc(f.hm, r.ref.body_pos[:, f.bodies.key] - sim_key).reshape(f.n, -1)
+    return _key_error(f, r, "body_pos")
 
 
 @obs_term(6 * _NH, uses_ref=True)
@@ -258,8 +264,7 @@ def ref_rot_local(f: SimFrame, r: RefFrame) -> torch.Tensor:
 @obs_term(3 * _NK, uses_ref=True)
 def key_body_lin_vel_error(f: SimFrame, r: RefFrame) -> torch.Tensor:
     """(ref − sim) key-body linear velocities, heading frame (m/s)."""
-    sim_vel = f.cached("key_lin_vel", lambda: f.sim.body_lin_vel[:, f.bodies.key])
-    return _loc(f.hm, r.ref.body_lin_vel[:, f.bodies.key] - sim_vel).reshape(f.n, -1)
+    return _key_error(f, r, "body_lin_vel")
 
 
 @obs_term(3 * _NH, uses_ref=True)
