@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from hoi_sim.io_utils import dumps_json
-from hoi_sim.train.checkpoint import BEST
+from hoi_sim.train.checkpoint import BEST, BEST_JSON
 
 
 def _hoi_sim(*args: str) -> None:
@@ -109,7 +109,7 @@ def main() -> None:
     pd = replay_pd(load_clip(clip, args.objects), sim_cfg)
     pol, ref = _policy_row(ev / "report.json")
     last, _ = _policy_row(ev_last / "report.json")
-    best_meta = run / "nn" / "best.json"
+    best_meta = run / "nn" / BEST_JSON
     best_epoch = json.loads(best_meta.read_text()).get("epoch") if ev != ev_last and best_meta.is_file() else None
     result = {
         "clip": clip.stem, "minutes": round(train_s / 60.0, 2),

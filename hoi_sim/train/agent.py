@@ -31,13 +31,12 @@ from rl_games.algos_torch.network_builder import A2CBuilder
 from rl_games.common.algo_observer import AlgoObserver
 
 from hoi_sim.io_utils import atomic_path, write_json_atomic
-from hoi_sim.train.checkpoint import BEST, LAST, load_checkpoint, strip_compile_prefix
+from hoi_sim.train.checkpoint import BEST, BEST_JSON, LAST, load_checkpoint, strip_compile_prefix
 from hoi_sim.train.config import NETWORK_NAME
 
 __all__ = ["BEST", "LAST", "ConstSigmaActorCritic", "HoiA2CAgent", "ProgressObserver", "register_networks",
            "save_state"]
 INITIAL = "ep_0.pth"
-BEST_JSON = "best.json"  # epoch and eval columns of nn/best.pth (read back on resume)
 
 EPISODE_COLUMNS = ("mean_episode_s", "mean_episode_clip_frac")
 """``progress.csv`` columns averaged over the episodes that finished in the epoch (NaN when none did or the env

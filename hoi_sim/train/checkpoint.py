@@ -16,6 +16,7 @@ from typing import Any
 
 LAST = "last.pth"
 BEST = "best.pth"  # the policy of the best train.eval_every evaluation (furthest into the clip, then lowest MPJPE)
+BEST_JSON = "best.json"  # epoch and eval columns of nn/best.pth (read back on resume)
 REQUIRED_KEYS = ("model", "optimizer", "epoch", "frame")
 """What a resumable rl-games checkpoint holds at least."""
 
