@@ -8,8 +8,8 @@ is kept too):
 - ``bare``: ``mujoco.rollout`` of the backend's ``model`` replaying the physics of ``steps`` recorded env steps (each
   from its start states with its PD targets, 8 physics steps per call), on as many threads as the backend — the
   env's own physics work with nothing else, the baseline;
-- ``backend``: ``MujocoBackend.step()`` + ``state()`` (the physics, the post-step ``mj_forward``, contact forces and
-  the state tensors);
+- ``backend``: ``MujocoBackend.step()`` + ``state()`` (the physics with the contact sensors on in its last substep,
+  the contact forces and the state tensors);
 - ``env``: ``HOIEnv.step`` (actions → PD targets, backend, reward, terminations, resets, observations) with
   σ = 0.2 Gaussian actions around the reference (residual mode) or the current pose (absolute mode).
 Figures are control env-steps per second (N × steps / wall time) and per CPU second of this process (all threads).
@@ -246,7 +246,7 @@ def breakdown(env: Any, actions: Actions, steps: int) -> tuple[dict[str, float],
     batch, rollout = getattr(sim, "_batch", None), getattr(sim, "_rollout", None)
     if batch is not None:  # MujocoBackend on mujoco.batch
         clock.wrap(batch, "step", "backend: physics (Batch.step, threaded)", threaded=True)
-        clock.wrap(batch, "forward", "backend: mj_forward + contact sensors (threaded)", threaded=True)
+        clock.wrap(batch, "forward", "backend: mj_forward (threaded)", threaded=True)  # at resets only now
     if rollout is not None:  # the earlier MujocoBackend: rollout + a loop over MjData
         clock.wrap(rollout, "rollout", "backend: physics (mujoco.rollout, threaded)", threaded=True)
         clock.wrap(mujoco, "mj_forward", "backend: mj_forward per env (serial)")

@@ -1,10 +1,12 @@
 """MuJoCo-Warp backend: the CPU backend's ``MjModel`` on N worlds of ``mujoco_warp`` (DESIGN §5.3).
 
 One ``step()`` is one control step: ``physics_steps_per_control`` calls of ``mujoco_warp.step`` (1/240 s each),
-then ``mujoco_warp.forward`` at the new state (bodies, velocities, contacts and constraint forces, as the CPU
-backend's ``mj_forward``) and the per-body contact forces. The whole control step is captured once in a graph
-(``wp.ScopedCapture``: a CUDA graph on CUDA, Warp's graph replay on its CPU device where the model allows it) and
-replayed; so are the two halves of a reset. ``graph: false`` runs the same launches one by one.
+the per-body contact forces of the last of them (its contacts and constraint forces), then the kinematics and
+velocities at the new state, as the CPU backend does (bodies of the new state, contact forces of the last substep).
+A reset runs ``mujoco_warp.forward`` at the new state and takes the contact forces from it. The whole control step
+is captured once in a graph (``wp.ScopedCapture``: a CUDA graph on CUDA, Warp's graph replay on its CPU device
+where the model allows it) and replayed; so are the two halves of a reset. ``graph: false`` runs the same launches
+one by one.
 
 State is read through zero-copy torch views of the Warp arrays (``wp.to_torch``): ``qpos``, ``qvel``, ``xpos``,
 ``xquat``, ``cvel``, ``subtree_com``, ``ctrl`` and the contact-force buffers. Warp launches go to Warp's (blocking)
@@ -245,6 +247,11 @@ class MjWarpBackend(MjBackendBase):
         """Kinematics, contacts and constraint forces at the current state (as ``mj_forward`` in the CPU backend),
         then the per-body contact forces."""
         mjw.forward(self.m, self.d)
+        self._contact_forces()
+
+    def _contact_forces(self) -> None:
+        """Per-body net contact forces from the contacts and constraint forces of the last forward (``forward``,
+        or the one at the start of the last ``step``)."""
         self._force_obj_wp.zero_()
         self._force_any_wp.zero_()
         d, c = self.d, self.d.contact
@@ -255,12 +262,14 @@ class MjWarpBackend(MjBackendBase):
                   outputs=[self._force_obj_wp, self._force_any_wp])
 
     def _control_step(self) -> None:
-        """``physics_steps_per_control`` physics steps, then ``_forward`` at the new state; the next step warm-starts
-        from its accelerations (as the CPU backend does)."""
+        """``physics_steps_per_control`` physics steps (each warm-starts from the last, as ``mj_step``), the contact
+        forces of the last one, then body poses and velocities at the new state (as the CPU backend's batch)."""
         for _ in range(self._nstep):
             mjw.step(self.m, self.d)
-        self._forward()
-        wp.copy(self.d.qacc_warmstart, self.d.qacc)
+        self._contact_forces()
+        mjw.kinematics(self.m, self.d)
+        mjw.com_pos(self.m, self.d)
+        mjw.com_vel(self.m, self.d)
 
     # ---- interface -------------------------------------------------------------------------------------------
     @property

@@ -7,21 +7,22 @@ scene (``Batch.set_models``; default rule: round-robin, env i → group i mod G)
 ``model``, ``index`` and ``object_mass`` are group 0's (every group shares ``index``). With one group (``offsets`` /
 ``hulls`` / ``motion_mass_mode``, as before) no models are set and results are those of a one-model batch.
 
-One ``step()`` = one control step = ``decimation × substeps`` (2 × 4 = 8) physics steps of 1/240 s with the PD
-targets held, then ``mj_forward`` at the new state, so that bodies, velocities and contact forces are consistent
-with it (no one-step lag). Both run inside the batch's threads (``Batch.step`` then ``Batch.forward``), and every
-quantity the backend reports comes out of the batch as one ``[N, …]`` array (its bound outputs), so no Python
-loop runs over the envs. Results are bit-identical to stepping each env's ``MjData`` with ``mujoco.rollout`` and
-calling ``mj_forward`` on it (``tests/integration/test_mujoco_backend.py``); the solver's warm start follows that
-scheme too: the post-step ``mj_forward`` starts from the previous one's accelerations, the next step from its own.
+One ``step()`` = one control step = ``decimation × substeps`` (2 × 4 = 8) calls of ``mj_step`` (1/240 s each) with
+the PD targets held; the batch then computes the position and velocity stages at the new state (``Batch.step``'s
+``stage=mjSTAGE_VEL``, which its next step reuses, so it costs nothing extra). Bodies and velocities are therefore
+those of the new state; contact forces are those of the last physics substep (its constraint solve), as Isaac Gym
+reports to InterMimic. Everything runs inside the batch's threads, and every quantity the backend reports comes out
+of the batch as one ``[N, …]`` array (its bound outputs), so no Python loop runs over the envs. Results are
+bit-identical to stepping each env's ``MjData`` with ``mj_step`` (``tests/integration/test_mujoco_backend.py``),
+warm start included. A reset runs ``mj_forward`` at the new state, so its contact forces are those of that state.
 
 Contacts: per humanoid body, two MuJoCo ``contact`` sensors (``reduce="netforce"``, ``data="force"``) give the net
 world-frame force between that body and the object (``force_obj``) and between it and everything (``force_any``:
 ground, object, other bodies when self-collision is on), equal to summing ``mj_contactForce`` over the active
 contacts (``sim.mujoco_contacts`` decodes them). The sensors live in the batch's copy of each scene and are switched
-on (``opt.disableflags``) only for the post-step ``mj_forward``, so the physics steps do not pay for them; ``model``
-is the sensor-free scene. A body is "in contact" when a component of its net force exceeds
-``contact_force_threshold`` (0.1 N), InterMimic's rule.
+on (``opt.disableflags``) only for the last physics substep of a control step and the forward of a reset, so the
+other substeps do not pay for them; ``model`` is the sensor-free scene. A body is "in contact" when a component of
+its net force exceeds ``contact_force_threshold`` (0.1 N), InterMimic's rule.
 
 Bad envs: an env whose state is non-finite or huge (after a reset or a step), in which MuJoCo raised an error, or
 which MuJoCo reset itself during the step (its clock then disagrees with ours), gets ``bad[i] = True``; it is
@@ -29,7 +30,7 @@ frozen (left out of the steps) until the caller resets it. The other envs are in
 MuJoCo's warnings go to this module's logger.
 
 ``datas`` gives one ``MjData`` per env (state, contacts, ``efc_force`` …) for inspection, built from the batch
-when it is read (``mj_forward``, as after a step); writes to its state (``qpos``, ``qvel`` …) are taken into the
+when it is read (``mj_forward`` at the current state); writes to its state (``qpos``, ``qvel`` …) are taken into the
 next ``step()`` or ``reset()``.
 """
 
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 _STATE = mujoco.mjtState.mjSTATE_INTEGRATION  # a batch row: everything the forward dynamics reads
 _SENSORS_OFF = int(mujoco.mjtDisableBit.mjDSBL_SENSOR)
 _ACC = int(mujoco.mjtStage.mjSTAGE_ACC)
+_VEL = int(mujoco.mjtStage.mjSTAGE_VEL)
 _NONE = int(mujoco.mjtStage.mjSTAGE_NONE)
 _UNSTABLE = [int(w) for w in (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
                               mujoco.mjtWarning.mjWARN_BADQACC)]
@@ -147,14 +149,13 @@ class MujocoBackend(MjBackendBase):
         self._sensor_switch(built, assets)
         # live views of the state rows (writable) and of the outputs (refreshed after every call)
         self._time, self._qpos, self._qvel = b.bind("time"), b.bind("qpos"), b.bind("qvel")
-        self._ctrl_rows, self._warm = b.bind("ctrl"), b.bind("qacc_warmstart")
+        self._ctrl_rows = b.bind("ctrl")
         self._xpos, self._xquat, self._cvel = b.bind("xpos"), b.bind("xquat"), b.bind("cvel")
-        self._subtree_com, self._qacc = b.bind("subtree_com"), b.bind("qacc")
+        self._subtree_com = b.bind("subtree_com")
         self._sensordata = b.bind("sensordata")
         self._ctrl = np.zeros((n, m.nu))
         self._clock = np.zeros(n)  # our own clock per env, to spot engine-side resets
         self._bad = np.zeros(n, dtype=bool)
-        self._warm_forward = np.zeros((n, m.nv))  # the warm start each env's last forward used
         self._limits = torch.as_tensor(m.jnt_range[ix.dof_joint], dtype=torch.float32)
         self._hum_bodies = ix.body_ids
         self._root_sub = m.body_rootid[ix.body_ids]
@@ -169,7 +170,8 @@ class MujocoBackend(MjBackendBase):
                      self.object_mass.rule, describe_mapping("mujoco"))
 
     def _sensor_switch(self, built: list, assets: list[SceneAssets]) -> None:
-        """How the contact sensors go on for the post-step forward and off for the steps: one group flips the
+        """How the contact sensors go on for the last substep (and a reset's forward) and off for the others: one group
+        flips the
         batch's per-simulation ``opt.disableflags``; several run env i on its group's sensed scene
         (``Batch.set_models``), a sensors-off and a sensors-on copy of each, swapped per call (~20 µs)."""
         if len(built) == 1:
@@ -203,9 +205,10 @@ class MujocoBackend(MjBackendBase):
     @property
     def datas(self) -> list[mujoco.MjData]:
         """One ``MjData`` of ``model`` per env, with the env's state and everything ``mj_forward`` derives from it
-        (contacts, ``efc_force`` …), exactly as the post-step forward saw it. Made on each read after a step or
-        reset (it costs N ``mj_forward``); state written into it (``qpos``, ``qvel``, ``qacc_warmstart`` …)
-        becomes the env's state at the next ``step()``/``reset()`` (``ctrl`` comes from the PD targets)."""
+        (contacts, ``efc_force`` …) at the current state, so after a step its contacts are one substep later than
+        the ``SimState``'s. Made on each read after a step or reset (it costs N ``mj_forward``); state written into
+        it (``qpos``, ``qvel``, ``qacc_warmstart`` …) becomes the env's state at the next ``step()``/``reset()``
+        (``ctrl`` comes from the PD targets)."""
         if self._datas is None:
             self._datas = [mujoco.MjData(self.model) for _ in range(self._n)]
         if not self._datas_out:
@@ -213,9 +216,7 @@ class MujocoBackend(MjBackendBase):
             for i, d in enumerate(self._datas):
                 mi = self.models[self._group[i]]
                 mujoco.mj_setState(mi, d, rows[i], _STATE)
-                d.qacc_warmstart[:] = self._warm_forward[i]
                 mujoco.mj_forward(mi, d)
-                d.qacc_warmstart[:] = self._warm[i]
             self._datas_out = True
         return self._datas
 
@@ -286,7 +287,6 @@ class MujocoBackend(MjBackendBase):
         self._ctrl_rows[ids] = self._ctrl[ids]
         self._clock[ids] = 0.0
         self._bad[ids] = False
-        self._warm_forward[ids] = 0.0  # mj_resetData's warm start
         unstable = self._unstable_count()
         self._forward(ids)
         self._flag_bad(self._unstable_count() > unstable)  # a non-finite state is reset by MuJoCo and flagged
@@ -296,33 +296,42 @@ class MujocoBackend(MjBackendBase):
         self._ctrl[:, self.index.ctrl] = targets.detach().to("cpu", torch.float64).numpy()
 
     def step(self) -> None:
-        m, b = self.model, self._batch
+        dt = self.model.opt.timestep
         self._take_back_datas()
         self._state = None
-        self._clock += self._nstep * m.opt.timestep
+        self._clock += self._nstep * dt
         run = np.flatnonzero(~self._bad)  # bad envs stay frozen until the caller resets them
         if not len(run):
             return
-        ids = None if len(run) == self._n else run
         self._ctrl_rows[run] = self._ctrl[run]
-        warm = self._warm.copy()  # the post-step forward starts from the previous forward's accelerations
         unstable = self._unstable_count()
         failed = np.zeros(self._n, dtype=bool)
+        if self._nstep > 1:
+            run = self._batch_step(run, self._nstep - 1, sensors=False, failed=failed)
+        self._batch_step(run, 1, sensors=True, failed=failed)
+        # MuJoCo resets unstable data (warning counters rise, and its clock restarts)
+        engine_reset = failed | (self._unstable_count() > unstable)
+        run = np.flatnonzero(~self._bad & ~failed)
+        engine_reset[run] |= np.abs(self._time[run] - self._clock[run]) > 0.5 * dt
+        self._flag_bad(engine_reset)
+
+    def _batch_step(self, run: np.ndarray, nstep: int, sensors: bool, failed: np.ndarray) -> np.ndarray:
+        """``nstep`` physics steps of envs ``run`` (with the contact sensors on when ``sensors``), then the position
+        and velocity stages at the new state; envs in which MuJoCo raised keep their state from before the call and
+        are marked in ``failed``. Returns the envs that stepped."""
+        ids = None if len(run) == self._n else run
+        if sensors:
+            self._sensors(True)
         try:
-            b.step(ids, nstep=self._nstep)
+            self._batch.step(ids, nstep=nstep, stage=_VEL)
         except mujoco.batch.SimulationError as e:  # those envs kept their previous state
             log.warning("mujoco backend: MuJoCo raised in env(s) %s: %s", e.ids.tolist(), e)
             failed[e.ids] = True
             run = run[~failed[run]]
-            ids = run
-        self._warm[run] = warm[run]
-        self._warm_forward[run] = warm[run]
-        self._forward(ids)
-        self._warm[run] = self._qacc[run]  # ... and the next step from this forward's
-        # MuJoCo resets unstable data (warning counters rise, and its clock restarts)
-        engine_reset = failed | (self._unstable_count() > unstable)
-        engine_reset[run] |= np.abs(self._time[run] - self._clock[run]) > 0.5 * m.opt.timestep
-        self._flag_bad(engine_reset)
+        finally:
+            if sensors:
+                self._sensors(False)
+        return run
 
     def _unstable_count(self) -> np.ndarray:
         """[N] number of instability warnings (bad qpos/qvel/qacc) MuJoCo has issued per env."""

@@ -183,37 +183,33 @@ def test_bad_env_is_flagged_and_reset_alone() -> None:
     ref.close()
 
 
-def _reference_step(sim: MujocoBackend, datas: list[mujoco.MjData], targets: np.ndarray) -> None:
-    """One control step of every env the plain way: ``mujoco.rollout`` from the env's physics state (warm-started
-    from its last forward's accelerations), the final state written back, then ``mj_forward`` started from the
-    previous forward's accelerations — the scheme ``MujocoBackend`` reproduces inside its batch."""
-    m, full = sim.model, mujoco.mjtState.mjSTATE_FULLPHYSICS
-    init = np.stack([np.empty(mujoco.mj_stateSize(m, full)) for _ in datas])
+def _reference_step(sim: MujocoBackend, datas: list[mujoco.MjData], targets: np.ndarray
+                    ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One control step of every env the plain way: ``mj_step`` × ``physics_steps_per_control`` on its own
+    ``MjData``. Returns each env's (force_obj, force_any) decoded from the last substep's contacts and constraint
+    forces; the bodies are then brought to the new state (``mj_fwdPosition`` / ``mj_fwdVelocity``)."""
+    m = sim.model
+    forces = []
     for i, d in enumerate(datas):
-        mujoco.mj_getState(m, d, init[i], full)
         d.ctrl[sim.index.ctrl] = targets[i]
-    ctrl = np.stack([d.ctrl for d in datas])[:, None, :]
-    warm = np.stack([d.qacc_warmstart for d in datas])
-    with mujoco.rollout.Rollout(nthread=1) as r:
-        out, _ = r.rollout(m, [mujoco.MjData(m)], init, ctrl, nstep=sim.cfg.physics_steps_per_control,
-                           initial_warmstart=warm)
-    for i, d in enumerate(datas):
-        mujoco.mj_setState(m, d, out[i, -1], full)  # the warm start stays the previous forward's
-        mujoco.mj_forward(m, d)
-        d.qacc_warmstart[:] = d.qacc
+        for _ in range(sim.cfg.physics_steps_per_control):
+            mujoco.mj_step(m, d)
+        forces.append(contact_forces(m, d, sim.index))
+        mujoco.mj_fwdPosition(m, d)
+        mujoco.mj_fwdVelocity(m, d)
+    return forces
 
 
-def test_batch_step_equals_rollout_then_forward() -> None:
-    """Bit for bit: the batch backend against rollout + per-env mj_forward, over steps with hand and ground
-    contacts; its sensor contact forces against decoding ``efc_force`` (``contact_forces``)."""
+def test_batch_step_equals_mj_step() -> None:
+    """Bit for bit: the batch backend against ``mj_step`` on one ``MjData`` per env, over steps with hand and
+    ground contacts; its sensor contact forces against decoding the last substep's ``efc_force``
+    (``contact_forces``)."""
     sim, s = _box_on_left_hand()
     sim.reset(torch.arange(2), s)
     ref = []
     for d in sim.datas:  # the envs right after the reset, as MjData
         c = mujoco.MjData(sim.model)
         mujoco.mj_setState(sim.model, c, _full_state(sim.model, d), mujoco.mjtState.mjSTATE_INTEGRATION)
-        c.qacc_warmstart[:] = d.qacc_warmstart
-        mujoco.mj_forward(sim.model, c)
         ref.append(c)
     g = torch.Generator().manual_seed(3)
     ix = sim.index
@@ -222,14 +218,14 @@ def test_batch_step_equals_rollout_then_forward() -> None:
         targets = s.dof_pos + 0.05 * torch.randn(s.dof_pos.shape, generator=g)
         sim.set_pd_targets(targets)
         sim.step()
-        _reference_step(sim, ref, targets.double().numpy())
+        forces = _reference_step(sim, ref, targets.double().numpy())
         st = sim.state()
         for i, d in enumerate(ref):
             assert np.array_equal(st.dof_pos[i].numpy(), d.qpos[ix.dof_qpos].astype(np.float32))
             assert np.array_equal(st.dof_vel[i].numpy(), d.qvel[ix.dof_qvel].astype(np.float32))
             assert np.array_equal(st.body_pos[i].numpy(), d.xpos[ix.body_ids].astype(np.float32))
             assert np.array_equal(st.obj_pos[i].numpy(), d.qpos[ix.obj_qpos:ix.obj_qpos + 3].astype(np.float32))
-            f_obj, f_any = contact_forces(sim.model, d, ix)
+            f_obj, f_any = forces[i]
             np.testing.assert_allclose(st.force_obj[i].numpy(), f_obj, rtol=1e-6, atol=1e-5)
             np.testing.assert_allclose(st.force_any[i].numpy(), f_any, rtol=1e-6, atol=1e-5)
             seen_obj |= bool(np.abs(f_obj).max() > 0.1)
