@@ -14,6 +14,7 @@ flag, NaN/inf, or beyond ``max_abs_*``) gets reward 0, is marked terminated, res
 from __future__ import annotations
 
 from dataclasses import fields
+from functools import partial
 from typing import Any
 
 import torch
@@ -216,7 +217,8 @@ class HOIEnv:
     def observe(self, s: SimState) -> torch.Tensor:
         """Observation [N, num_obs] of state ``s``: the terms of ``cfg.observation`` (layout ``obs_layout``), one
         block per reference horizon Δ = ``cfg.obs_horizons``."""
-        frame = self.obs_builder.frame(s, self._contact(s), self.lib.obj_points[self.motion_ids])
+        frame = self.obs_builder.frame(s, self._contact(s), self.lib.obj_points[self.motion_ids],
+                                       partial(self.lib.surface.vec, clip_ids=self.motion_ids))
         refs = self.references(self.cfg.obs_horizons) if self.obs_builder.uses_ref else None
         return self.obs_builder(frame, refs)
 

@@ -76,11 +76,15 @@ class SimFrame:
         contact: [N,52] bool contact flags (``EnvCfg.contact_source``).
         obj_points: [N,P,3] object surface samples in the object frame (m), for the interaction graph.
         bodies: the resolved body subsets.
+        nearest: ``(body_pos [N,52,3], obj_pos [N,3], obj_rot [N,3,3]) → [N,52,3]`` body − nearest sample of each
+            env's cloud (e.g. ``MotionLibrary.surface.vec`` bound to the envs' clips); default: the brute-force
+            search over ``obj_points``.
     """
 
-    def __init__(self, sim: SimState, contact: torch.Tensor, obj_points: torch.Tensor, bodies: BodySubsets
-                 ) -> None:
+    def __init__(self, sim: SimState, contact: torch.Tensor, obj_points: torch.Tensor, bodies: BodySubsets,
+                 nearest: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:
         self.sim, self.contact, self.obj_points, self.bodies = sim, contact, obj_points, bodies
+        self._nearest = nearest
         self.n = int(sim.root_pos.shape[0])
         self._cache: dict[str, torch.Tensor] = {}
 
@@ -116,7 +120,10 @@ class SimFrame:
     def ig_enc(self) -> torch.Tensor:
         """[N,52,3] encoded body − nearest object surface sample, heading frame."""
         s = self.sim
-        vec = nearest_surface_vec(s.body_pos, s.obj_pos, self.obj_r, self.obj_points)
+        if self._nearest is not None:
+            vec = self._nearest(s.body_pos, s.obj_pos, self.obj_r)
+        else:
+            vec = nearest_surface_vec(s.body_pos, s.obj_pos, self.obj_r, self.obj_points)
         return ig_encode(_loc(self.hm, vec))
 
     @cached_property

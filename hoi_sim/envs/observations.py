@@ -9,7 +9,7 @@ layout (:class:`ObsLayout`: term name → slice), never from index numbers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -116,10 +116,11 @@ class ObservationBuilder:
         """Whether any term reads the reference (else the caller may pass no references)."""
         self._checked = False
 
-    def frame(self, sim: SimState, contact: torch.Tensor, obj_points: torch.Tensor) -> SimFrame:
+    def frame(self, sim: SimState, contact: torch.Tensor, obj_points: torch.Tensor,
+              nearest: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> SimFrame:
         """The simulated side of one call: ``SimState`` sim, contact [N,52] bool, obj_points [N,P,3] (m, object
-        frame)."""
-        return SimFrame(sim, contact, obj_points, self.bodies)
+        frame), and optionally the nearest-sample search to use (``SimFrame``)."""
+        return SimFrame(sim, contact, obj_points, self.bodies, nearest)
 
     def __call__(self, frame: SimFrame, refs: Sequence[MotionState] | None) -> torch.Tensor:
         """Observations [N, layout.size] of ``frame`` against ``refs``, one ``MotionState`` [N] per horizon (None

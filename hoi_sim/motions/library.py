@@ -27,7 +27,7 @@ from hoi_sim.errors import InputError
 from hoi_sim.motions.assets import group_assets
 from hoi_sim.motions.object_kind import object_motion_kind
 from hoi_sim.motions.schema import HOIMotion
-from hoi_sim.objects.nearest import nearest_surface_vec
+from hoi_sim.objects.nearest import SurfaceSearch
 from hoi_sim.sim.base import ResetState
 from hoi_sim.skeleton import NUM_BODIES, NUM_DOFS
 
@@ -139,6 +139,8 @@ class MotionLibrary:
         cache: dict[str, np.ndarray] = {}
         pts = [self._surface(m, num_surface_points, surface_seed, cache) for m in motions]
         self.obj_points = torch.as_tensor(np.stack(pts), dtype=torch.float32, device=self.device)
+        self.surface = SurfaceSearch(self.obj_points)
+        """Nearest surface sample of each clip's cloud (the interaction graph's search, shared with the envs)."""
         self.data["ig_vec"] = self._ig_vectors()
 
     # ------------------------------------------------------------------ construction helpers
@@ -179,8 +181,8 @@ class MotionLibrary:
         out = torch.empty_like(self.data["body_pos"])
         for s in range(0, out.shape[0], chunk):
             sl = slice(s, s + chunk)
-            out[sl] = nearest_surface_vec(self.data["body_pos"][sl], self.data["obj_pos"][sl],
-                                          rot.quat_to_matrix(self.data["obj_quat"][sl]), self.obj_points[clip[sl]])
+            out[sl] = self.surface.vec(self.data["body_pos"][sl], self.data["obj_pos"][sl],
+                                       rot.quat_to_matrix(self.data["obj_quat"][sl]), clip[sl])
         return out
 
     # ------------------------------------------------------------------ sampling

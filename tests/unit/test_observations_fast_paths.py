@@ -1,5 +1,6 @@
 """The fast path of the observations' nearest-sample search gives the same numbers, bit for bit, as the plain
-formulation: chunked search (numpy argmin, one cloud shared by all envs)."""
+formulation: chunked search (numpy argmin, one cloud shared by all envs), and the k-d tree search picks the same
+samples."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import torch
 
 from hoi_sim import rotations as rot
 from hoi_sim import skeleton as sk
-from hoi_sim.objects.nearest import nearest_surface_vec
+from hoi_sim.objects.nearest import SurfaceSearch, nearest_surface_vec
 
 
 def _plain_nearest(body_pos: torch.Tensor, obj_pos: torch.Tensor, obj_rot: torch.Tensor,
@@ -51,3 +52,22 @@ def test_nearest_surface_vec_accepts_an_expanded_cloud() -> None:
     body, obj_pos, obj_rot, pts = _case(11, True, 9)
     assert torch.equal(nearest_surface_vec(body, obj_pos, obj_rot, pts[:1].expand(11, -1, -1)),
                        _plain_nearest(body, obj_pos, obj_rot, pts))
+
+
+def test_surface_search_picks_the_brute_force_samples() -> None:
+    """The k-d tree search (one tree per distinct cloud; clips 0 and 2 share one) against the brute force."""
+    g = torch.Generator().manual_seed(11)
+    clouds = torch.randn(2, 300, 3, generator=g) * torch.tensor([0.8, 0.4, 0.35])
+    per_clip = torch.stack([clouds[0], clouds[1], clouds[0]])
+    search = SurfaceSearch(per_clip)
+    assert len(search._trees) == 2
+    for seed in range(4):
+        body, obj_pos, obj_rot, _ = _case(17, True, seed)
+        clip = torch.randint(0, 3, (17,), generator=g)
+        body[5, 3] = float("nan")  # one body of one env: that body alone comes out non-finite
+        got = search.vec(body, obj_pos, obj_rot, clip)
+        want = _plain_nearest(body, obj_pos, obj_rot, per_clip[clip])
+        ok = torch.isfinite(want).all(-1)
+        assert not ok[5, 3] and ok.sum() == 17 * sk.NUM_BODIES - 1
+        assert torch.equal(got[ok], want[ok]), seed
+        assert torch.isnan(got[5, 3]).all()
