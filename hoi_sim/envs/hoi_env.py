@@ -95,6 +95,7 @@ class HOIEnv:
         self.episode_return = torch.zeros(n, device=dev)
         self.bad_env_total = 0
         self._key = torch.tensor(sk.body_ids(sk.KEY_BODIES), device=dev)
+        self._cloud_radius = library.obj_points.norm(dim=-1).amax(-1)  # [M] m: farthest surface sample per clip
         self._hands = (torch.tensor(sk.body_ids(sk.LEFT_HAND), device=dev),
                        torch.tensor(sk.body_ids(sk.RIGHT_HAND), device=dev))
         self._state: SimState | None = None
@@ -243,14 +244,11 @@ class HOIEnv:
                                                     c.reduce) & (self.progress > c.grace_steps)
         c_obj, c_ig = ts.get("object_error"), ts.get("interaction_graph")
         if c_obj is not None or c_ig is not None:
-            # per surface sample: (R_sim − R_ref) P_j + (p_sim − p_ref), [N,P,3]
-            d_rot = rot.quat_to_matrix(s.obj_quat) - rot.quat_to_matrix(ref.obj_quat)
-            gap = torch.baddbmm((s.obj_pos - ref.obj_pos)[:, None], self.lib.obj_points[self.motion_ids],
-                                d_rot.transpose(-1, -2)).norm(dim=-1)
+            mean_gap, max_gap = self._object_gap(s, ref, c_obj.threshold if c_obj is not None else None)
             if c_obj is not None:
-                out["object_error"] = (gap.mean(-1) > c_obj.threshold) & (self.progress > c_obj.grace_steps)
+                out["object_error"] = (mean_gap > c_obj.threshold) & (self.progress > c_obj.grace_steps)
             if c_ig is not None:
-                out["interaction_graph"] = (self._ig_broken(s, ref, gap.amax(-1), c_ig.ratio, c_ig.floor)
+                out["interaction_graph"] = (self._ig_broken(s, ref, max_gap, c_ig.ratio, c_ig.floor)
                                             & (self.progress > c_ig.grace_steps))
         if (c := ts.get("hand_contact")) is not None:
             contact = self._contact(s)
@@ -260,11 +258,29 @@ class HOIEnv:
             out["hand_contact"] = (self.hand_miss > c.max_steps).any(-1) & (self.progress > c.grace_steps)
         return out
 
+    def _object_gap(self, s: SimState, ref: MotionState, threshold: float | None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per env, over the object's surface samples P_j, gap_j = ‖(R_sim − R_ref) P_j + (p_sim − p_ref)‖ (m):
+        (the mean gap where it may exceed ``threshold``, else an upper bound of it that does not; an upper bound of
+        the largest gap), both [N]. The bound ‖Δp‖ + ‖ΔR‖_F · max_j ‖P_j‖ ≥ every gap_j spares the [N,P] table for
+        envs that cannot cross ``threshold`` (None: the table for none of them)."""
+        d_rot = rot.quat_to_matrix(s.obj_quat) - rot.quat_to_matrix(ref.obj_quat)
+        d_pos = s.obj_pos - ref.obj_pos
+        bound = d_pos.norm(dim=-1) + torch.linalg.matrix_norm(d_rot) * self._cloud_radius[self.motion_ids]
+        mean_gap = bound.clone()
+        if threshold is not None:
+            near = (bound > threshold).nonzero(as_tuple=False).flatten()
+            if near.numel():
+                pts = self.lib.obj_points[self.motion_ids[near]]
+                mean_gap[near] = torch.baddbmm(d_pos[near, None], pts, d_rot[near].transpose(-1, -2)
+                                               ).norm(dim=-1).mean(-1)
+        return mean_gap, bound
+
     def _ig_broken(self, s: SimState, ref: MotionState, dp: torch.Tensor, ratio: float = 2.0, floor: float = 0.5
                    ) -> torch.Tensor:
         """InterMimic's IG test, evaluated only where it can fire: ‖e_sim − e_ref‖ ≤ max_k ‖Δx_k‖ + max_j ‖Δp_j‖
         (triangle inequality) and every limit is ≥ ratio·floor, so envs below that bound pass without the
-        [Kb × P] distance matrices. ``dp`` [N]: max_j ‖Δp_j‖ (m)."""
+        [Kb × P] distance matrices. ``dp`` [N]: an upper bound of max_j ‖Δp_j‖ (m)."""
         k = self._key
         dx = (s.body_pos[:, k] - ref.body_pos[:, k]).norm(dim=-1).amax(-1)
         out = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)

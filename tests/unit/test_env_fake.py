@@ -271,3 +271,25 @@ def test_ig_termination_shortcut_agrees_with_full_test(lib: MotionLibrary) -> No
         full = term.interaction_graph_broken(s.body_pos[:, k], sim_pts, ref.body_pos[:, k], ref_pts)
         dp = (sim_pts - ref_pts).norm(dim=-1).amax(-1)
         assert torch.equal(env._ig_broken(s, ref, dp), full)
+
+
+def test_object_gap_bound_gives_the_full_tables_decisions(lib: MotionLibrary) -> None:
+    """The object-error test with its bound pre-test decides as the full [N,P] gap table does, and its bounds hold."""
+    from hoi_sim import rotations as rot
+
+    env = make_env(lib, state_init="start")
+    env.reset()
+    s, ref = env.state, env.reference(0)
+    g = torch.Generator().manual_seed(1)
+    crossed = 0
+    for shift in (0.02, 0.1, 0.3, 0.6):
+        s.obj_pos = ref.obj_pos + shift * (torch.rand(N, 3, generator=g) - 0.5)
+        s.obj_quat = rot.quat_normalize(ref.obj_quat + shift * (torch.rand(N, 4, generator=g) - 0.5))
+        gap = (env._obj_points_world(s.obj_pos, s.obj_quat) - env._obj_points_world(ref.obj_pos, ref.obj_quat)
+               ).norm(dim=-1)
+        for thr in (0.05, 0.1, 0.25):
+            mean_gap, bound = env._object_gap(s, ref, thr)
+            assert torch.equal(mean_gap > thr, gap.mean(-1) > thr), (shift, thr)
+            assert (bound >= gap.amax(-1) - 1e-6).all() and (mean_gap >= gap.mean(-1) - 1e-6).all()
+            crossed += int((gap.mean(-1) > thr).sum())
+    assert 0 < crossed < 4 * 3 * N  # both outcomes were decided
