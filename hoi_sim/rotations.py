@@ -53,10 +53,14 @@ def quat_to_matrix(q: torch.Tensor) -> torch.Tensor:
     """[..., 4] wxyz → [..., 3, 3] rotation matrices (q need not be normalised)."""
     q = quat_normalize(q)
     w, x, y, z = q.unbind(-1)
+    # 2·(a·b ± c·d) computed as a·(2b) ± c·(2d): the same floats (scaling by 2 is exact), fewer tensor ops
+    x2, y2, z2 = x + x, y + y, z + z
+    xx, yy, zz, xy, xz, yz = x * x2, y * y2, z * z2, x * y2, x * z2, y * z2
+    wx, wy, wz = w * x2, w * y2, w * z2
     return torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+        1 - (yy + zz), xy - wz, xz + wy,
+        xy + wz, 1 - (xx + zz), yz - wx,
+        xz - wy, yz + wx, 1 - (xx + yy),
     ], dim=-1).reshape(q.shape[:-1] + (3, 3))
 
 

@@ -218,8 +218,8 @@ class HOIEnv:
     def observe(self, s: SimState) -> torch.Tensor:
         """Observation [N, num_obs] of state ``s``: the terms of ``cfg.observation`` (layout ``obs_layout``), one
         block per reference horizon Δ = ``cfg.obs_horizons``."""
-        frame = self.obs_builder.frame(s, self._contact(s), self.lib.obj_points[self.motion_ids],
-                                       partial(self.lib.surface.vec, clip_ids=self.motion_ids))
+        search = partial(self.lib.surface.vec, clip_ids=self.motion_ids)
+        frame = self.obs_builder.frame(s, self._contact(s), None, search)
         refs = self.references(self.cfg.obs_horizons) if self.obs_builder.uses_ref else None
         return self.obs_builder(frame, refs)
 

@@ -74,15 +74,18 @@ class SimFrame:
     Args:
         sim: ``SimState`` of N envs.
         contact: [N,52] bool contact flags (``EnvCfg.contact_source``).
-        obj_points: [N,P,3] object surface samples in the object frame (m), for the interaction graph.
+        obj_points: [N,P,3] object surface samples in the object frame (m), for the interaction graph (None when
+            ``nearest`` is given).
         bodies: the resolved body subsets.
         nearest: ``(body_pos [N,52,3], obj_pos [N,3], obj_rot [N,3,3]) → [N,52,3]`` body − nearest sample of each
             env's cloud (e.g. ``MotionLibrary.surface.vec`` bound to the envs' clips); default: the brute-force
             search over ``obj_points``.
     """
 
-    def __init__(self, sim: SimState, contact: torch.Tensor, obj_points: torch.Tensor, bodies: BodySubsets,
+    def __init__(self, sim: SimState, contact: torch.Tensor, obj_points: torch.Tensor | None, bodies: BodySubsets,
                  nearest: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:
+        if obj_points is None and nearest is None:
+            raise ValueError("SimFrame needs obj_points or a nearest-sample search")
         self.sim, self.contact, self.obj_points, self.bodies = sim, contact, obj_points, bodies
         self._nearest = nearest
         self.n = int(sim.root_pos.shape[0])

@@ -116,10 +116,10 @@ class ObservationBuilder:
         """Whether any term reads the reference (else the caller may pass no references)."""
         self._checked = False
 
-    def frame(self, sim: SimState, contact: torch.Tensor, obj_points: torch.Tensor,
+    def frame(self, sim: SimState, contact: torch.Tensor, obj_points: torch.Tensor | None,
               nearest: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> SimFrame:
         """The simulated side of one call: ``SimState`` sim, contact [N,52] bool, obj_points [N,P,3] (m, object
-        frame), and optionally the nearest-sample search to use (``SimFrame``)."""
+        frame; None with ``nearest``), and optionally the nearest-sample search to use (``SimFrame``)."""
         return SimFrame(sim, contact, obj_points, self.bodies, nearest)
 
     def __call__(self, frame: SimFrame, refs: Sequence[MotionState] | None) -> torch.Tensor:
@@ -135,7 +135,7 @@ class ObservationBuilder:
             cols.extend(t.fn(frame, rf) if t.uses_ref else sim_vals[t.name] for t in self.layout.terms)
         if not self._checked:
             self._check_widths(cols[:len(self.layout.terms)])
-        return torch.nan_to_num(torch.cat(cols, -1), nan=0.0, posinf=0.0, neginf=0.0)
+        return torch.cat(cols, -1).nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
 
     def _check_widths(self, block: list[torch.Tensor]) -> None:
         for t, v in zip(self.layout.terms, block, strict=True):

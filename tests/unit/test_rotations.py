@@ -49,3 +49,17 @@ def test_slerp_midpoint():
     q1 = r.axis_angle_to_quat(torch.tensor([0, 0, 1.0], dtype=torch.float64))
     mid = r.slerp(q0, q1, torch.tensor(0.5, dtype=torch.float64))
     assert torch.allclose(r.quat_to_axis_angle(mid), torch.tensor([0, 0, 0.5], dtype=torch.float64), atol=1e-12)
+
+
+def test_quat_to_matrix_is_the_textbook_formula_bit_for_bit() -> None:
+    """The fused form (a·(2b) ± c·(2d)) gives exactly the floats of 1 − 2(y² + z²), 2(xy − wz) …"""
+    g = torch.Generator().manual_seed(5)
+    for dtype in (torch.float32, torch.float64):
+        q = torch.randn(500, 4, generator=g, dtype=dtype)
+        w, x, y, z = r.quat_normalize(q).unbind(-1)
+        plain = torch.stack([
+            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+        ], dim=-1).reshape(500, 3, 3)
+        assert torch.equal(r.quat_to_matrix(q), plain), dtype
