@@ -149,14 +149,15 @@ ENV_KEYS_HELD_ABOVE = {"num_envs": "num_envs", "seed": "seed", "reward": "reward
 
 def check_env_keys(job: TrainJob) -> None:
     """``InputError`` when the ``env`` group sets ``num_envs``, ``seed``, ``reward`` or ``backend`` apart from the
-    top-level key or group that holds it (e.g. ``env.num_envs=8`` with ``num_envs=64``): such a value is never
-    read, so it is refused instead of ignored."""
+    top-level key or group that holds it (e.g. ``env.num_envs=8`` with ``num_envs=64``), or ``sim.settings.num_envs``
+    differs from ``num_envs``: such a value is never read, so it is refused instead of ignored."""
     own = {"num_envs": job.num_envs, "seed": job.seed, "reward": job.reward_name,
            "backend": str(job.sim.get("backend", "mujoco"))}
-    for key, holder in ENV_KEYS_HELD_ABOVE.items():
-        value = job.env.get(key)
+    found = {f"env.{key}": (job.env.get(key), key, holder) for key, holder in ENV_KEYS_HELD_ABOVE.items()}
+    found["sim.settings.num_envs"] = ((job.sim.get("settings") or {}).get("num_envs"), "num_envs", "num_envs")
+    for name, (value, key, holder) in found.items():
         if value is not None and value != own[key]:
-            raise InputError(f"env.{key}={value!r} is not read: the run's {key} is `{holder}` ({own[key]!r}); "
+            raise InputError(f"{name}={value!r} is not read: the run's {key} is `{holder}` ({own[key]!r}); "
                              f"set {holder}={value} instead")
 
 

@@ -122,8 +122,10 @@ def test_env_keys_held_at_the_top_level() -> None:
     assert {k: cfg["env"][k] for k in ENV_KEYS_HELD_ABOVE} == {"num_envs": 8, "seed": 3, "reward": "tr",
                                                                 "backend": "mjwarp"}
     check_env_keys(job_from_config({**cfg, "motions": {"path": "x.npz"}}))
+    assert cfg["sim"]["settings"]["num_envs"] == 8
     for override, message in (("env.num_envs=4", "env.num_envs=4 is not read.*set num_envs=4"),
-                              ("env.backend=fake", "env.backend='fake' is not read.*sim.backend")):
+                              ("env.backend=fake", "env.backend='fake' is not read.*sim.backend"),
+                              ("sim.settings.num_envs=16", "sim.settings.num_envs=16 is not read.*set num_envs=16")):
         with pytest.raises(InputError, match=message):
             check_env_keys(job_from_config({**compose([override]), "motions": {"path": "x.npz"}}))
 
