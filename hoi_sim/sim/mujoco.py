@@ -9,7 +9,7 @@ scene (``Batch.set_models``; default rule: round-robin, env i → group i mod G)
 
 One ``step()`` = one control step = ``decimation × substeps`` (2 × 4 = 8) calls of ``mj_step`` (1/240 s each) with
 the PD targets held; the batch then computes the position and velocity stages at the new state (``Batch.step``'s
-``stage=mjSTAGE_VEL``, which its next step reuses, so it costs nothing extra). Bodies and velocities are therefore
+``stage=mjSTAGE_VEL``: kinematics, collision and velocities, no constraint solve). Bodies and velocities are therefore
 those of the new state; contact forces are those of the last physics substep (its constraint solve), as Isaac Gym
 reports to InterMimic. Everything runs inside the batch's threads, and every quantity the backend reports comes out
 of the batch as one ``[N, …]`` array (its bound outputs), so no Python loop runs over the envs. Results are
@@ -307,23 +307,23 @@ class MujocoBackend(MjBackendBase):
         unstable = self._unstable_count()
         failed = np.zeros(self._n, dtype=bool)
         if self._nstep > 1:
-            run = self._batch_step(run, self._nstep - 1, sensors=False, failed=failed)
-        self._batch_step(run, 1, sensors=True, failed=failed)
+            run = self._batch_step(run, self._nstep - 1, sensors=False, failed=failed, stage=_NONE)
+        self._batch_step(run, 1, sensors=True, failed=failed, stage=_VEL)
         # MuJoCo resets unstable data (warning counters rise, and its clock restarts)
         engine_reset = failed | (self._unstable_count() > unstable)
         run = np.flatnonzero(~self._bad & ~failed)
         engine_reset[run] |= np.abs(self._time[run] - self._clock[run]) > 0.5 * dt
         self._flag_bad(engine_reset)
 
-    def _batch_step(self, run: np.ndarray, nstep: int, sensors: bool, failed: np.ndarray) -> np.ndarray:
-        """``nstep`` physics steps of envs ``run`` (with the contact sensors on when ``sensors``), then the position
-        and velocity stages at the new state; envs in which MuJoCo raised keep their state from before the call and
-        are marked in ``failed``. Returns the envs that stepped."""
+    def _batch_step(self, run: np.ndarray, nstep: int, sensors: bool, failed: np.ndarray, stage: int) -> np.ndarray:
+        """``nstep`` physics steps of envs ``run`` (with the contact sensors on when ``sensors``), then the forward
+        stages up to ``stage`` at the new state; envs in which MuJoCo raised keep their state from before the call
+        and are marked in ``failed``. Returns the envs that stepped."""
         ids = None if len(run) == self._n else run
         if sensors:
             self._sensors(True)
         try:
-            self._batch.step(ids, nstep=nstep, stage=_VEL)
+            self._batch.step(ids, nstep=nstep, stage=stage)
         except mujoco.batch.SimulationError as e:  # those envs kept their previous state
             log.warning("mujoco backend: MuJoCo raised in env(s) %s: %s", e.ids.tolist(), e)
             failed[e.ids] = True
