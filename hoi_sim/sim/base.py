@@ -87,7 +87,8 @@ class SimState(ResetState):
         contact_obj [N,52] bool: the body touches the object (net contact force with the object above threshold),
         contact_any [N,52] bool: the body touches anything (object, ground, other bodies when self-collision is on),
         force_obj [N,52,3] (N, world): net contact force on the body from the object,
-        force_any [N,52,3] (N, world): net contact force on the body from everything,
+        force_any [N,52,3] (N, world): net contact force on the body from everything; after a step, contacts and
+        forces are those of the last physics substep (as Isaac Gym reports them), after a reset those of the state,
         bad [N] bool: the env's physics state is invalid (NaN/inf, exploded or reset by the engine); such an env
         must be reset by the caller; the other envs are unaffected.
     """
