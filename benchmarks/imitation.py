@@ -13,11 +13,13 @@ Steps, each a ``hoi-sim`` command so that the benchmark exercises what a user ru
 4. PD replay of the clip under the run's physics settings (``hoi_sim.commands.replay.replay_pd``).
 
 Last line, one JSON object: ``clip, minutes, control_steps_per_s`` (training env steps per wall second, evaluations
-excluded), ``success`` (the policy reached the clip's last frame), ``mpjpe_mm`` (52 bodies), ``contact_mm``
+excluded), ``success`` (the policy reached the clip's last frame), ``ended_by`` (the termination terms that ended its
+rollout; null when it reached the end), ``mpjpe_mm`` (52 bodies), ``contact_mm``
 (surface contact, mean over active graph edges), ``jitter`` (Eq. 24, m/s³), ``reference_contact_mm`` (the clip's own
 contact, the floor a policy is judged against), ``frames_survived``, ``pd_replay_mpjpe_mm``,
 ``pd_replay_seconds``, ``curve_png``, ``run_dir``, ``checkpoint`` (``best`` or ``last``: which policy the fields
-above describe), ``best_epoch``, and ``last``: ``{success, frames_survived, mpjpe_mm, contact_mm}`` of the last policy.
+above describe), ``best_epoch``, and ``last``: ``{success, frames_survived, mpjpe_mm, contact_mm, ended_by}`` of the
+last policy.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def _policy_row(report: Path) -> tuple[dict, dict]:
     for c in data.get("clips", []):
         key = "reference" if c.get("setting") == "reference" else "policy"
         out.setdefault(key, {**(c.get("metrics") or {}), "frames": c.get("frames"),
-                             "success": 1.0 if c.get("reached_end") else 0.0})
+                             "success": 1.0 if c.get("reached_end") else 0.0, "ended_by": c.get("ended_by", "")})
     return out.get("policy", {}), out.get("reference", {})
 
 
@@ -114,14 +116,16 @@ def main() -> None:
     result = {
         "clip": clip.stem, "minutes": round(train_s / 60.0, 2),
         "control_steps_per_s": round(_mean_fps(run / "progress.csv"), 1),
-        "success": _num(pol.get("success")), "mpjpe_mm": _num(pol.get("mpjpe_mm")),
+        "success": _num(pol.get("success")), "ended_by": pol.get("ended_by") or None,
+        "mpjpe_mm": _num(pol.get("mpjpe_mm")),
         "contact_mm": _num(pol.get("contact_mm")), "jitter": _num(pol.get("jitter")),
         "reference_contact_mm": _num(ref.get("contact_mm")), "frames_survived": _num(pol.get("frames")),
         "pd_replay_mpjpe_mm": _num(pd.get("mpjpe_mm")), "pd_replay_seconds": _num(pd.get("seconds_survived")),
         "curve_png": str(png), "run_dir": str(run),
         "checkpoint": "best" if ev != ev_last else "last", "best_epoch": best_epoch,
         "last": {"success": _num(last.get("success")), "frames_survived": _num(last.get("frames")),
-                 "mpjpe_mm": _num(last.get("mpjpe_mm")), "contact_mm": _num(last.get("contact_mm"))},
+                 "mpjpe_mm": _num(last.get("mpjpe_mm")), "contact_mm": _num(last.get("contact_mm")),
+                 "ended_by": last.get("ended_by") or None},
     }
     print(dumps_json(result))
 

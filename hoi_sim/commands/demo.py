@@ -105,7 +105,8 @@ def _print_survival(report: Path) -> None:
     print()
     for c in (c for c in clips if c.get("setting") != "reference"):
         total = max(1, int(length.get(c["clip"], c["frames"] + 1)) - 1)
+        end = "" if c.get("reached_end") else f", then ended ({c.get('ended_by') or 'terminated'})"
         print(f"[demo] {c['setting']}: stayed up {c['frames']} of {total} control steps "
-              f"({100.0 * c['frames'] / total:.0f}% of the clip){'' if c.get('reached_end') else ', then ended'}")
+              f"({100.0 * c['frames'] / total:.0f}% of the clip){end}")
     print("[demo] these are seconds-long trainings; for a policy that tracks a whole clip, train "
           "`hoi-sim train train=cpu_track motions=CLIP` (docs/training.md)")

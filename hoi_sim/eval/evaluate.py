@@ -165,7 +165,7 @@ def evaluate(checkpoints: list[str | os.PathLike], motions: str | os.PathLike, o
         rolls = rollout_policy(policy, clips, cfg, odir, motions_)
         for c, r in zip(clips, rolls):
             results.append(ClipResult(setting, subset, policy.label, r.clip, r.steps, r.reached_end,
-                                      rollout_metrics(r, cfg.form)))
+                                      rollout_metrics(r, cfg.form), ended_by=",".join(r.ended_by)))
             paths.append(c.path)
         if cfg.baseline:
             for c, m in zip(clips, motions_):

@@ -64,6 +64,8 @@ class ClipResult:
     """The clip's object by content (``motions.assets.clip_asset_ids``: mesh, scale, mass mode); empty: unknown."""
     subject: str = ""
     """The clip's subject by its skeleton (bone offsets, ``motions.assets.clip_asset_ids``); empty: unknown."""
+    ended_by: str = ""
+    """The termination terms that ended a policy's rollout, comma-separated; empty when it reached the end."""
 
 
 @dataclass
@@ -215,15 +217,15 @@ def _survival_lines(results: list[ClipResult]) -> list[str]:
         return []
     out = ["", "## How long the policies stayed up", "",
            "Deterministic rollout from frame 0; a rollout ends at a termination or at the clip's last frame.", "",
-           "| setting | checkpoint | clip | steps reached | clip steps | fraction | reached the end |",
-           "|---|---|---|---|---|---|---|"]
+           "| setting | checkpoint | clip | steps reached | clip steps | fraction | reached the end | ended by |",
+           "|---|---|---|---|---|---|---|---|"]
     for c in pol:
         total = length.get((c.subset, c.clip))
         steps = "–" if total is None else str(total - 1)
         frac = "–" if not total or total < 2 else f"{100.0 * c.frames / (total - 1):.0f}%"
         ck = c.checkpoint if len(c.checkpoint) <= 40 else "…" + c.checkpoint[-39:]
         out.append(f"| {SETTING_LABELS.get(c.setting, c.setting)} | {ck} | {c.clip} | {c.frames} | {steps} | "
-                   f"{frac} | {'yes' if c.reached_end else 'no'} |")
+                   f"{frac} | {'yes' if c.reached_end else 'no'} | {c.ended_by or '–'} |")
     if not all(c.reached_end for c in pol):
         out += ["", "A policy that falls or loses the object before the end needs more training: "
                 "`hoi-sim train train=cpu_track motions=CLIP` is the CPU preset that learns to track a whole clip "

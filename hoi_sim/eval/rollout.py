@@ -3,7 +3,8 @@ clip's last frame; finished envs are frozen (not reset) and the rest go on.
 
 Recorded per clip (K = control steps executed, frames 0..K; frame 0 is the reference start state):
 simulated and reference body positions/rotations, root, DOFs and object pose, the interaction graph, the rewards
-and whether the clip ended by reaching its last frame (success) or by a termination.
+and whether the clip ended by reaching its last frame (success) or by a termination, and which termination terms
+fired at that step.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class ClipRollout:
     ig_obj_point: np.ndarray | None = None
     obj_points: np.ndarray | None = None
     rewards: np.ndarray | None = None
+    ended_by: tuple[str, ...] = ()
+    """The termination terms that fired at the step the rollout ended (``bad_physics`` for a non-finite or
+    exploded state); empty when it reached the clip's end or a step cap."""
 
     @property
     def episode_return(self) -> float:
@@ -118,6 +122,7 @@ def rollout_clips(env: ClipEnv, act: Callable[[torch.Tensor], torch.Tensor], max
     steps = torch.zeros(n, dtype=torch.long)
     reached = torch.zeros(n, dtype=torch.bool)
     terminated = torch.zeros(n, dtype=torch.bool)
+    ended_by: list[tuple[str, ...]] = [()] * n
     limit = int((lib.num_frames[env.assigned] - 1 - env.start_frames).max().item())
     if max_steps > 0:
         limit = min(limit, max_steps)
@@ -125,7 +130,7 @@ def rollout_clips(env: ClipEnv, act: Callable[[torch.Tensor], torch.Tensor], max
         running = (~env.finished).cpu()
         if not bool(running.any()):
             break
-        obs, reward, term, trunc, _info = env.step(act(obs).to(env.device))
+        obs, reward, term, trunc, info = env.step(act(obs).to(env.device))
         ref = env.reference(0)
         sims.append(_snap(env.state))
         refs.append(_snap(ref))
@@ -133,7 +138,10 @@ def rollout_clips(env: ClipEnv, act: Callable[[torch.Tensor], torch.Tensor], max
         rewards.append(reward.detach().cpu().float())
         steps += running.long()
         reached |= running & trunc.cpu()
-        terminated |= running & term.cpu()
+        ended = running & term.cpu()
+        terminated |= ended
+        if bool(ended.any()):
+            _record_causes(ended_by, ended, info)
     out = []
     sim = {k: torch.stack([s[k] for s in sims], 1).numpy() for k in _SIM}
     ref = {k: torch.stack([s[k] for s in refs], 1).numpy() for k in _SIM}
@@ -149,5 +157,16 @@ def rollout_clips(env: ClipEnv, act: Callable[[torch.Tensor], torch.Tensor], max
             ref={key: v[i, :k + 1] for key, v in ref.items()},
             ig_active=act_mask[i, :k + 1], ig_body=lib.ig_body[m].cpu().numpy(),
             ig_body_offset=lib.ig_body_offset[m].cpu().numpy(), ig_obj_point=lib.ig_obj_point[m].cpu().numpy(),
-            obj_points=lib.obj_points[m].cpu().numpy(), rewards=rew[i, :k]))
+            obj_points=lib.obj_points[m].cpu().numpy(), rewards=rew[i, :k], ended_by=ended_by[i]))
     return out
+
+
+def _record_causes(ended_by: list[tuple[str, ...]], ended: torch.Tensor, info: dict) -> None:
+    """Write into ``ended_by[i]``, for each env i that terminated this step (``ended`` [N] bool), the names of the
+    termination terms of ``info["terminations"]`` that fired for it, or ``bad_physics`` (``info["bad_envs"]``)."""
+    fired = {name: mask.detach().cpu() for name, mask in info.get("terminations", {}).items()}
+    bad = info.get("bad_envs")
+    bad = bad.detach().cpu() if bad is not None else torch.zeros_like(ended)
+    for i in ended.nonzero(as_tuple=False).flatten().tolist():
+        names = tuple(name for name, mask in fired.items() if bool(mask[i]))
+        ended_by[i] = (("bad_physics",) if bool(bad[i]) else ()) + names

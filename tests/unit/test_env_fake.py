@@ -293,3 +293,26 @@ def test_object_gap_bound_gives_the_full_tables_decisions(lib: MotionLibrary) ->
             assert (bound >= gap.amax(-1) - 1e-6).all() and (mean_gap >= gap.mean(-1) - 1e-6).all()
             crossed += int((gap.mean(-1) > thr).sum())
     assert 0 < crossed < 4 * 3 * N  # both outcomes were decided
+
+
+def test_rollout_names_the_termination_that_ended_it(lib: MotionLibrary) -> None:
+    """``rollout_clips`` records which terms ended each clip's rollout: env 0's object is put 2 m off at step 4 and
+    its rollout ends by ``object_error``; env 1 tracks its clip to the end and names no cause."""
+    from hoi_sim.eval.rollout import ClipEnv, rollout_clips
+
+    cfg = EnvCfg(num_envs=2, backend="fake", reward="tr_lr_cr", state_init="start", rollout_length=100,
+                 terminations={"fall": None, "hand_contact": None, "interaction_graph": None})
+    env = ClipEnv(cfg, lib, FakeBackend(2), assigned=torch.tensor([0, 1]))
+    calls = {"n": 0}
+
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            rs = env.lib.frame_state(env.motion_ids[:1], torch.tensor([4])).reset_state()
+            rs.obj_pos[:, 0] += 2.0
+            env.backend.reset(torch.tensor([0]), rs)
+        return ref_actions(env)
+
+    a, b = rollout_clips(env, act)
+    assert a.terminated and not a.reached_end and a.steps == 4 and a.ended_by == ("object_error",)
+    assert b.reached_end and not b.terminated and b.ended_by == () and b.steps == 24

@@ -77,12 +77,12 @@ def test_markdown_states_how_long_each_policy_stayed_up() -> None:
     from hoi_sim.eval.report import REFERENCE, ClipResult, to_markdown
 
     res = [ClipResult(REFERENCE, "all", "", "clip_a", 101, True, {}),
-           ClipResult("tr", "all", "run_tr/last.pth", "clip_a", 25, False, {}),
+           ClipResult("tr", "all", "run_tr/last.pth", "clip_a", 25, False, {}, ended_by="body_error,hand_contact"),
            ClipResult("tr_lr_cr", "all", "run_cr/last.pth", "clip_a", 100, True, {})]
     md = to_markdown([], res)
     assert "## How long the policies stayed up" in md
-    assert "| TR only | run_tr/last.pth | clip_a | 25 | 100 | 25% | no |" in md
-    assert "| TR+LR+CR | run_cr/last.pth | clip_a | 100 | 100 | 100% | yes |" in md
+    assert "| TR only | run_tr/last.pth | clip_a | 25 | 100 | 25% | no | body_error,hand_contact |" in md
+    assert "| TR+LR+CR | run_cr/last.pth | clip_a | 100 | 100 | 100% | yes | – |" in md
     assert "train=cpu_track" in md  # a policy fell: the report points to the preset that tracks
     assert "train=cpu_track" not in to_markdown([], res[:1] + res[2:])
 
