@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         entry = dataclasses.replace(entry, ground=bool(mc.ground), fix_penetration=bool(mc.fix_penetration))
         print(f"[render] rolling out {policy.label} on {entry.name}", flush=True)
         rollout = rollout_policy(policy, [entry], EvalConfig(max_envs=1, max_steps=args.frames), args.objects)[0]
-        end = "reached the clip end" if rollout.reached_end else "terminated"
+        end = ("reached the clip end" if rollout.reached_end
+               else f"ended by {', '.join(rollout.ended_by)}" if rollout.ended_by else "terminated")
         print(f"[render] {rollout.steps} steps ({end}); rendering → {out}", flush=True)
         render_rollout_video(rollout, load_clip(entry, args.objects or policy.job.motions.objects_dir), out,
                              ghost_offset=args.ghost_offset, **kw)
