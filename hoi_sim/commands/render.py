@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"[render] rolling out {policy.label} on {entry.name}", flush=True)
         rollout = rollout_policy(policy, [entry], EvalConfig(max_envs=1, max_steps=args.frames), args.objects)[0]
         end = ("reached the clip end" if rollout.reached_end
-               else f"ended by {', '.join(rollout.ended_by)}" if rollout.ended_by else "terminated")
+               else f"ended by {', '.join(rollout.ended_by)}" if rollout.ended_by
+               else "terminated" if rollout.terminated else "stopped at the frame cap")
         print(f"[render] {rollout.steps} steps ({end}); rendering → {out}", flush=True)
         render_rollout_video(rollout, load_clip(entry, args.objects or policy.job.motions.objects_dir), out,
                              ghost_offset=args.ghost_offset, **kw)
