@@ -18,7 +18,8 @@ rollout; null when it reached the end), ``mpjpe_mm`` (52 bodies), ``contact_mm``
 (surface contact, mean over active graph edges), ``jitter`` (Eq. 24, m/s³), ``reference_contact_mm`` (the clip's own
 contact, the floor a policy is judged against), ``frames_survived``, ``pd_replay_mpjpe_mm``,
 ``pd_replay_seconds``, ``curve_png``, ``run_dir``, ``checkpoint`` (``best`` or ``last``: which policy the fields
-above describe), ``best_epoch``, and ``last``: ``{success, frames_survived, mpjpe_mm, contact_mm, ended_by}`` of the
+above describe), ``best_epoch``, ``package`` (``{hoi_sim, commit, dirty}``: the code that trained and evaluated;
+``hoi_sim.provenance``), and ``last``: ``{success, frames_survived, mpjpe_mm, contact_mm, ended_by}`` of the
 last policy.
 """
 
@@ -105,8 +106,10 @@ def main() -> None:
 
     from hoi_sim.eval.replay import replay_pd
     from hoi_sim.motions.manifest import load_clip
+    from hoi_sim.provenance import provenance
     from hoi_sim.train.job import job_from_config, load_run_config, sim_config
 
+    prov = provenance()
     sim_cfg = sim_config(job_from_config(load_run_config(run)).sim)
     pd = replay_pd(load_clip(clip, args.objects), sim_cfg)
     pol, ref = _policy_row(ev / "report.json")
@@ -123,6 +126,7 @@ def main() -> None:
         "pd_replay_mpjpe_mm": _num(pd.get("mpjpe_mm")), "pd_replay_seconds": _num(pd.get("seconds_survived")),
         "curve_png": str(png), "run_dir": str(run),
         "checkpoint": "best" if ev != ev_last else "last", "best_epoch": best_epoch,
+        "package": {k: prov[k] for k in ("hoi_sim", "commit", "dirty")},
         "last": {"success": _num(last.get("success")), "frames_survived": _num(last.get("frames")),
                  "mpjpe_mm": _num(last.get("mpjpe_mm")), "contact_mm": _num(last.get("contact_mm")),
                  "ended_by": last.get("ended_by") or None},

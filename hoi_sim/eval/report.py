@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hoi_sim.io_utils import atomic_path, dumps_json, write_text_atomic
+from hoi_sim.provenance import provenance
 
 REPORT_VERSION = 2
 """2: ``contact_mm`` / ``contact_sum_m2`` (were ``contact_mean_mm`` / ``contact``), per-clip reference rows."""
@@ -250,7 +251,7 @@ def to_csv(rows: list[ReportRow]) -> str:
 def to_json(rows: list[ReportRow], results: list[ClipResult], contact_form: str | None = None) -> str:
     data = {"schema_version": REPORT_VERSION,
             "metrics": {m: {"unit": u, "definition": d} for m, (u, d) in METRICS.items()},
-            "contact_form": contact_form,
+            "contact_form": contact_form, "provenance": provenance(),
             "rows": [asdict(r) for r in rows], "clips": [asdict(c) for c in results]}
     return dumps_json(data, indent=1)
 

@@ -8,9 +8,10 @@ truncated`` and ``infos["time_outs"] = truncated``, and rl-games 1.6.5 (``value_
 γ·V(s_t)·time_out to the reward of timed-out steps (``a2c_common.play_steps``), the IsaacGymEnvs approximation of
 bootstrapping from the final state.
 
-Run folder layout: ``nn/config.yaml`` (the resolved config), ``nn/last.pth`` + ``nn/ep_<epoch>.pth`` (resumable
-rl-games checkpoints: model with its input normaliser, optimizer, epoch, frame), ``nn/ep_0.pth`` (the untrained
-policy), ``summaries/`` (TensorBoard), ``progress.csv`` (one row per epoch, see
+Run folder layout: ``nn/config.yaml`` (the resolved config), ``nn/provenance.json`` (package version, git commit
+and library versions of every session, resumes included: ``hoi_sim.provenance``), ``nn/last.pth`` +
+``nn/ep_<epoch>.pth`` (resumable rl-games checkpoints: model with its input normaliser, optimizer, epoch, frame),
+``nn/ep_0.pth`` (the untrained policy), ``summaries/`` (TensorBoard), ``progress.csv`` (one row per epoch, see
 :class:`~hoi_sim.train.agent.ProgressObserver`; with ``train.eval_every`` > 0 also the metrics of a deterministic
 rollout of every training clip by the ``make_evaluator`` given to :func:`train`; ``hoi-sim train`` passes
 :class:`~hoi_sim.eval.periodic.PeriodicEval`, since training sits below evaluation and does not import it).
@@ -32,6 +33,7 @@ import yaml
 from hoi_sim.errors import InputError
 from hoi_sim.io_utils import write_text_atomic
 from hoi_sim.motions.manifest import check_clips, read_clip
+from hoi_sim.provenance import record_session
 from hoi_sim.train.agent import LAST, HoiA2CAgent, ProgressObserver, register_networks
 from hoi_sim.train.checkpoint import load_checkpoint, resume_checkpoint
 from hoi_sim.train.config import ALGO_NAME, resolve_device, rlgames_params
@@ -138,6 +140,7 @@ def _train(job: TrainJob, run: Path, clips: list, ckpt: Path | None, resumed: di
     nn_dir = run / "nn"
     nn_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(nn_dir / CONFIG_NAME, yaml.safe_dump(job.resolved, sort_keys=False))
+    record_session(nn_dir, epoch=int(resumed["epoch"]) if resumed else 0)
     reward_path = write_reward(job, nn_dir / "reward.yaml")
     device = resolve_device(job.ppo.device)
     ecfg = env_config(job, reward_path=reward_path)

@@ -5,6 +5,7 @@ from the last checkpoint and progress.csv holds each epoch once; a run folder is
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -90,3 +91,5 @@ def test_kill_and_resume(toy_clip: Path, tmp_path: Path, capsys) -> None:
     assert not torch.allclose(mean0, mean1)
     epochs = [int(r["epoch"]) for r in csv.DictReader((run / "progress.csv").open())]
     assert epochs == list(range(1, epoch + 2))  # each epoch once: the dead run's rows past its checkpoint are gone
+    sessions = json.loads((run / "nn" / "provenance.json").read_text())
+    assert [s["epoch"] for s in sessions] == [0, epoch]  # the killed session and the resume; refused ones left none
