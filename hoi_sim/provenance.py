@@ -47,7 +47,8 @@ def source_commit(root: Path | None = None) -> tuple[str | None, bool | None]:
     return commit, (None if status is None else bool(status))
 
 
-def _lib_version(dist: str) -> str | None:
+def library_version(dist: str) -> str | None:
+    """The installed version of distribution ``dist``, None when it is not installed."""
     try:
         return md.version(dist)
     except md.PackageNotFoundError:
@@ -58,7 +59,7 @@ def provenance() -> dict[str, Any]:
     """``{hoi_sim, commit, dirty, python, libraries: {dist: version | None}}`` of this process."""
     commit, dirty = source_commit()
     return {"hoi_sim": __version__, "commit": commit, "dirty": dirty, "python": platform.python_version(),
-            "libraries": {d: _lib_version(d) for d in LIBRARIES}}
+            "libraries": {d: library_version(d) for d in LIBRARIES}}
 
 
 def record_session(folder: str | Path, **fields: Any) -> list[dict[str, Any]]:

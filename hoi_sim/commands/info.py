@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.metadata as md
 import os
 
 from hoi_sim import __version__
+from hoi_sim.provenance import library_version
 
 
 def _version(dist: str) -> str:
-    try:
-        return md.version(dist)
-    except md.PackageNotFoundError:
-        return "not installed"
+    return library_version(dist) or "not installed"
 
 
 def register(sub: argparse._SubParsersAction) -> None:

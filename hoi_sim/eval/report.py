@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hoi_sim.io_utils import atomic_path, dumps_json, write_text_atomic
-from hoi_sim.provenance import provenance
+from hoi_sim.provenance import provenance as current_provenance
 
 REPORT_VERSION = 2
 """2: ``contact_mm`` / ``contact_sum_m2`` (were ``contact_mean_mm`` / ``contact``), per-clip reference rows."""
@@ -248,10 +248,11 @@ def to_csv(rows: list[ReportRow]) -> str:
     return buf.getvalue()
 
 
-def to_json(rows: list[ReportRow], results: list[ClipResult], contact_form: str | None = None) -> str:
+def to_json(rows: list[ReportRow], results: list[ClipResult], contact_form: str | None = None,
+            provenance: dict | None = None) -> str:
     data = {"schema_version": REPORT_VERSION,
             "metrics": {m: {"unit": u, "definition": d} for m, (u, d) in METRICS.items()},
-            "contact_form": contact_form, "provenance": provenance(),
+            "contact_form": contact_form, "provenance": provenance,
             "rows": [asdict(r) for r in rows], "clips": [asdict(c) for c in results]}
     return dumps_json(data, indent=1)
 
@@ -311,13 +312,14 @@ def plot(rows: list[ReportRow], path: str | os.PathLike, results: list[ClipResul
 def write_report(results: list[ClipResult], out_dir: str | os.PathLike, contact_form: str | None = None
                  ) -> dict[str, Path]:
     """Write ``report.{md,csv,json,png}`` into ``out_dir``; returns their paths by extension. ``contact_form``
-    (the human end of the contact metrics, e.g. ``surface``) is stated in the md and json."""
+    (the human end of the contact metrics, e.g. ``surface``) is stated in the md and json, and the json names the
+    code that made it (``hoi_sim.provenance``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = build_rows(results)
     paths = {ext: out / f"report.{ext}" for ext in ("md", "csv", "json", "png")}
     write_text_atomic(paths["md"], to_markdown(rows, results, contact_form))
     write_text_atomic(paths["csv"], to_csv(rows))
-    write_text_atomic(paths["json"], to_json(rows, results, contact_form))
+    write_text_atomic(paths["json"], to_json(rows, results, contact_form, current_provenance()))
     plot(rows, paths["png"], results)
     return paths
