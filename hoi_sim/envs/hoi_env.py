@@ -13,7 +13,7 @@ flag, NaN/inf, or beyond ``max_abs_*``) gets reward 0, is marked terminated, res
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from functools import partial
 from typing import Any
 
@@ -32,13 +32,24 @@ from hoi_sim.rewards import RewardContext, RewardSet, load_reward_set
 from hoi_sim.sim.base import SimBackend, SimState
 
 
+@dataclass
+class _KeptReference:
+    """The rows of the horizon 1 step ahead of the last observation's stacked reference query (``HOIEnv.reference``).
+
+    motion_ids, times: [N] the clips and reference times (s) queried; stacked: the [H·N] ``MotionState``; block:
+    the horizon's index; rows: its [N] rows (sliced on first use)."""
+
+    motion_ids: torch.Tensor
+    times: torch.Tensor
+    stacked: MotionState
+    block: int
+    rows: MotionState | None = None
+
+
 def _finite_rows(*ts: torch.Tensor) -> torch.Tensor:
-    out = None
-    for t in ts:
-        ok = torch.isfinite(t).flatten(1).all(-1)
-        out = ok if out is None else out & ok
-    assert out is not None
-    return out
+    """[N] bool: every number of row i of every tensor [N, ...] is finite (one pass over the rows laid side by
+    side)."""
+    return torch.isfinite(torch.cat([t.flatten(1) for t in ts], 1)).all(-1)
 
 
 class HOIEnv:
@@ -90,6 +101,7 @@ class HOIEnv:
         self.motion_ids = torch.zeros(n, dtype=torch.long, device=dev)
         self.start_time = torch.zeros(n, device=dev)
         self.progress = torch.zeros(n, dtype=torch.long, device=dev)
+        self._kept_ref: _KeptReference | None = None
         self.hand_miss = torch.zeros(n, 2, dtype=torch.long, device=dev)
         self.start_row = torch.zeros(n, dtype=torch.long, device=dev)
         self.episode_return = torch.zeros(n, device=dev)
@@ -141,7 +153,9 @@ class HOIEnv:
         if not self.action_map.needs_reference:
             return None
         t = self.ref_time(1)
-        q = self.lib.dof_pos(self.motion_ids, t)
+        # a kept reference's dof_pos equals lib.dof_pos only where both lerp the angles
+        kept = self._kept_reference(t) if self.lib.dof_interp == "lerp" else None
+        q = kept.dof_pos if kept is not None else self.lib.dof_pos(self.motion_ids, t)
         if self.feedforward is not None:
             q = q + self.lib.interp_rows(self.feedforward, self.motion_ids, t)
         return q
@@ -197,12 +211,38 @@ class HOIEnv:
 
     def reference(self, steps_ahead: int = 0) -> MotionState:
         """The reference [N] ``steps_ahead`` control steps after the current one."""
-        return self.lib.state(self.motion_ids, self.ref_time(steps_ahead))
+        t = self.ref_time(steps_ahead)
+        hit = self._kept_reference(t)
+        return hit if hit is not None else self.lib.state(self.motion_ids, t)
+
+    def stacked_references(self, horizons: tuple[int, ...]) -> MotionState:
+        """``reference(h)`` for every h, stacked: [len(horizons)·N] rows, horizon i in rows i·N … (i+1)·N − 1;
+        one batched library query. The rows of the horizon 1 step ahead are kept for :meth:`reference`: the
+        next step's PD targets and, after it, its reward and terminations read the same reference time."""
+        times = [self.ref_time(h) for h in horizons]
+        big = self.lib.state(self.motion_ids.repeat(len(horizons)), torch.cat(times))
+        self._kept_ref = None
+        if 1 in horizons:
+            self._kept_ref = _KeptReference(self.motion_ids.clone(), times[horizons.index(1)], big,
+                                            horizons.index(1))
+        return big
+
+    def _kept_reference(self, t: torch.Tensor) -> MotionState | None:
+        """The kept rows of the last :meth:`stacked_references` when they are the reference of the current clips
+        at times t [N] (s), else None. The library's rows do not depend on the other rows of a query, so these
+        are the numbers ``lib.state(motion_ids, t)`` gives."""
+        kept = self._kept_ref
+        if kept is None or not torch.equal(kept.times, t) or not torch.equal(kept.motion_ids, self.motion_ids):
+            return None
+        if kept.rows is None:
+            n, i = self.num_envs, kept.block
+            kept.rows = MotionState(**{f.name: getattr(kept.stacked, f.name)[i * n:(i + 1) * n]
+                                       for f in fields(MotionState)})
+        return kept.rows
 
     def references(self, horizons: tuple[int, ...]) -> list[MotionState]:
         """``reference(h)`` for every h, gathered from the library in one batched query."""
-        n = self.num_envs
-        big = self.lib.state(self.motion_ids.repeat(len(horizons)), torch.cat([self.ref_time(h) for h in horizons]))
+        n, big = self.num_envs, self.stacked_references(horizons)
         return [MotionState(**{f.name: getattr(big, f.name)[i * n:(i + 1) * n] for f in fields(MotionState)})
                 for i in range(len(horizons))]
 
@@ -218,9 +258,9 @@ class HOIEnv:
     def observe(self, s: SimState) -> torch.Tensor:
         """Observation [N, num_obs] of state ``s``: the terms of ``cfg.observation`` (layout ``obs_layout``), one
         block per reference horizon Δ = ``cfg.obs_horizons``."""
-        search = partial(self.lib.surface.vec, clip_ids=self.motion_ids)
+        search = partial(self.lib.surface.vec, clip_ids=self.motion_ids, workers=self.backend.host_threads)
         frame = self.obs_builder.frame(s, self._contact(s), None, search)
-        refs = self.references(self.cfg.obs_horizons) if self.obs_builder.uses_ref else None
+        refs = self.stacked_references(self.cfg.obs_horizons) if self.obs_builder.uses_ref else None
         return self.obs_builder(frame, refs)
 
     # ------------------------------------------------------------------ step

@@ -91,13 +91,17 @@ class SimFrame:
         self.n = int(sim.root_pos.shape[0])
         self._cache: dict[str, torch.Tensor] = {}
 
-    def cached(self, key: str, make: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """``make()`` on the first call with ``key``, the same tensor afterwards (sim values that every horizon's
-        terms reuse, e.g. a body subset's gathered rows)."""
+    def cached(self, key: str, make: Callable[[SimFrame], torch.Tensor]) -> torch.Tensor:
+        """``make(self)`` on the first call with ``key``, the same tensor afterwards (sim values that every
+        horizon's terms reuse, e.g. a body subset's gathered rows)."""
         out = self._cache.get(key)
         if out is None:
-            out = self._cache[key] = make()
+            out = self._cache[key] = make(self)
         return out
+
+    def tiled(self, k: int) -> TiledFrame:
+        """This frame seen k times along the batch ([k·N] rows; :class:`TiledFrame`)."""
+        return TiledFrame(self, k)
 
     @cached_property
     def hm(self) -> torch.Tensor:
@@ -138,6 +142,52 @@ class SimFrame:
     def obj_r(self) -> torch.Tensor:
         """[N,3,3] world rotation of the simulated object."""
         return rot.quat_to_matrix(self.sim.obj_quat)
+
+
+def _tile(x: torch.Tensor, k: int) -> torch.Tensor:
+    """x [N, ...] repeated k times along the batch: [k·N, ...], copy i in rows i·N … (i+1)·N − 1."""
+    return x.repeat(k, *([1] * (x.dim() - 1)))
+
+
+class _TiledState:
+    """A ``SimState`` whose fields are read k times tiled along the batch (each tiled on first read)."""
+
+    def __init__(self, base: SimState, k: int) -> None:
+        self._base, self._k = base, k
+
+    def __getattr__(self, name: str) -> torch.Tensor:
+        out = _tile(getattr(self._base, name), self._k)
+        setattr(self, name, out)
+        return out
+
+
+class TiledFrame:
+    """A ``SimFrame`` seen k times along the batch ([k·N] rows), so that the reference terms of k horizons run as
+    one batch against a stacked reference of k·N rows. The frame's intermediates (``hm``, ``body_r``, ``ig_enc``,
+    …) are computed once on the N rows of the base frame and then tiled, so every row is bit-identical to the
+    base frame's."""
+
+    def __init__(self, base: SimFrame, k: int) -> None:
+        self._base, self._k = base, k
+        self.sim = _TiledState(base.sim, k)
+        self.contact = _tile(base.contact, k)
+        self.bodies = base.bodies
+        self.n = k * base.n
+        self._cache: dict[str, torch.Tensor] = {}
+
+    def cached(self, key: str, make: Callable[[SimFrame], torch.Tensor]) -> torch.Tensor:
+        """``SimFrame.cached`` of the base frame (computed on its N rows), tiled."""
+        out = self._cache.get(key)
+        if out is None:
+            out = self._cache[key] = _tile(self._base.cached(key, make), self._k)
+        return out
+
+    def __getattr__(self, name: str) -> torch.Tensor:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        out = _tile(getattr(self._base, name), self._k)
+        setattr(self, name, out)
+        return out
 
 
 class RefFrame:
@@ -240,7 +290,7 @@ def ig(f: SimFrame) -> torch.Tensor:
 def _key_error(f: SimFrame, r: RefFrame, field: str) -> torch.Tensor:
     """(ref − sim) of the key bodies' ``field`` ([N, 52, 3] on both states), heading frame, flattened; the sim
     side is computed once per call and shared by every horizon."""
-    sim_key = f.cached(f"key_{field}", lambda: getattr(f.sim, field)[:, f.bodies.key])
+    sim_key = f.cached(f"key_{field}", lambda g: getattr(g.sim, field)[:, g.bodies.key])
     return _loc(f.hm, getattr(r.ref, field)[:, f.bodies.key] - sim_key).reshape(f.n, -1)
 
 
@@ -253,7 +303,7 @@ def key_body_pos_error(f: SimFrame, r: RefFrame) -> torch.Tensor:
 @obs_term(6 * _NH, uses_ref=True)
 def rot_error(f: SimFrame, r: RefFrame) -> torch.Tensor:
     """h⁻¹·(q_ref⁻¹·q_sim)·h of the 22 no-hand bodies as matrices H·R_refᵀ·R_sim·Hᵀ, tan-norm."""
-    sim_r = f.cached("no_hand_r", lambda: f.body_r[:, f.bodies.no_hand])
+    sim_r = f.cached("no_hand_r", lambda g: g.body_r[:, g.bodies.no_hand])
     err = f.hm[:, None] @ r.no_hand_r.transpose(-1, -2) @ sim_r @ f.hm_t[:, None]
     return _tan(err).reshape(f.n, -1)
 
@@ -280,7 +330,7 @@ def key_body_lin_vel_error(f: SimFrame, r: RefFrame) -> torch.Tensor:
 @obs_term(3 * _NH, uses_ref=True)
 def ang_vel_error(f: SimFrame, r: RefFrame) -> torch.Tensor:
     """(ref − sim) angular velocities of the 22 no-hand bodies, heading frame (rad/s)."""
-    sim_vel = f.cached("no_hand_ang_vel", lambda: f.sim.body_ang_vel[:, f.bodies.no_hand])
+    sim_vel = f.cached("no_hand_ang_vel", lambda g: g.sim.body_ang_vel[:, g.bodies.no_hand])
     return _loc(f.hm, r.ref.body_ang_vel[:, f.bodies.no_hand] - sim_vel).reshape(f.n, -1)
 
 
@@ -299,4 +349,4 @@ def ig_error(f: SimFrame, r: RefFrame) -> torch.Tensor:
     """(ref − sim) interaction-graph encoding of the 21 key bodies; the reference's vectors (``ig_vec``) are
     rotated into the *reference* root's heading frame, as InterMimic builds its reference ig."""
     ref_ig = ig_encode(_loc(_heading_inv(r.ref.root_quat), r.ref.ig_vec[:, f.bodies.key]))
-    return (ref_ig - f.cached("key_ig", lambda: f.ig_enc[:, f.bodies.key])).reshape(f.n, -1)
+    return (ref_ig - f.cached("key_ig", lambda g: g.ig_enc[:, g.bodies.key])).reshape(f.n, -1)

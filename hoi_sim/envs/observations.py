@@ -10,7 +10,7 @@ layout (:class:`ObsLayout`: term name → slice), never from index numbers.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,9 +20,9 @@ import yaml
 from hoi_sim.config_mapping import named_set_file
 from hoi_sim.envs.obs_terms import OBS_TERMS, BodySubsets, ObsTerm, RefFrame, SimFrame
 from hoi_sim.errors import InputError
+from hoi_sim.motions.library import MotionState
 
 if TYPE_CHECKING:
-    from hoi_sim.motions.library import MotionState
     from hoi_sim.sim.base import SimState
 
 CFG_DIR = Path(__file__).resolve().parents[1] / "cfg" / "observation"
@@ -122,20 +122,44 @@ class ObservationBuilder:
         frame; None with ``nearest``), and optionally the nearest-sample search to use (``SimFrame``)."""
         return SimFrame(sim, contact, obj_points, self.bodies, nearest)
 
-    def __call__(self, frame: SimFrame, refs: Sequence[MotionState] | None) -> torch.Tensor:
-        """Observations [N, layout.size] of ``frame`` against ``refs``, one ``MotionState`` [N] per horizon (None
-        when no term reads the reference)."""
-        nb = len(self.layout.horizons)
-        if self.uses_ref and (refs is None or len(refs) != nb):
-            raise ValueError(f"{nb} horizons need {nb} references, got {None if refs is None else len(refs)}")
+    def __call__(self, frame: SimFrame, refs: Sequence[MotionState] | MotionState | None) -> torch.Tensor:
+        """Observations [N, layout.size] of ``frame`` against ``refs``: one ``MotionState`` [N] per horizon, or
+        one stacked ``MotionState`` [len(horizons)·N] (horizon i in rows i·N … (i+1)·N − 1, as
+        ``HOIEnv.stacked_references`` gives it); None when no term reads the reference.
+
+        With several horizons the reference terms run once, on the stacked rows against the frame tiled as many
+        times (:class:`~hoi_sim.envs.obs_terms.TiledFrame`): the same numbers as one call per horizon, in half
+        the tensor operations for InterMimic's two horizons."""
+        nb, n = len(self.layout.horizons), frame.n
+        ref = self._stacked(refs, nb, n) if self.uses_ref else None
         sim_vals = {t.name: t.fn(frame) for t in self.layout.terms if not t.uses_ref}
-        cols: list[torch.Tensor] = []
-        for i in range(nb):
-            rf = RefFrame(refs[i], self.bodies) if refs is not None and self.uses_ref else None
-            cols.extend(t.fn(frame, rf) if t.uses_ref else sim_vals[t.name] for t in self.layout.terms)
-        if not self._checked:
-            self._check_widths(cols[:len(self.layout.terms)])
-        return torch.cat(cols, -1).nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+        if ref is None or nb == 1:
+            rf = RefFrame(ref, self.bodies) if ref is not None else None
+            block = [t.fn(frame, rf) if t.uses_ref else sim_vals[t.name] for t in self.layout.terms]
+            if not self._checked:
+                self._check_widths(block)
+            out = torch.cat(block * nb if ref is None else block, -1)
+        else:
+            tf, rf = frame.tiled(nb), RefFrame(ref, self.bodies)
+            block = [t.fn(tf, rf) if t.uses_ref else sim_vals[t.name].repeat(nb, 1) for t in self.layout.terms]
+            if not self._checked:
+                self._check_widths([b[:n] for b in block])
+            out = torch.cat(block, -1).view(nb, n, -1).transpose(0, 1).reshape(n, -1)
+        return out.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+
+    @staticmethod
+    def _stacked(refs: Sequence[MotionState] | MotionState | None, nb: int, n: int) -> MotionState:
+        """One ``MotionState`` of nb·N rows from ``refs`` (checked)."""
+        if isinstance(refs, MotionState):
+            if int(refs.root_pos.shape[0]) != nb * n:
+                raise ValueError(f"a stacked reference for {nb} horizons of {n} envs needs {nb * n} rows, got "
+                                 f"{int(refs.root_pos.shape[0])}")
+            return refs
+        if refs is None or len(refs) != nb:
+            raise ValueError(f"{nb} horizons need {nb} references, got {None if refs is None else len(refs)}")
+        if nb == 1:
+            return refs[0]
+        return MotionState(**{f.name: torch.cat([getattr(r, f.name) for r in refs]) for f in fields(MotionState)})
 
     def _check_widths(self, block: list[torch.Tensor]) -> None:
         for t, v in zip(self.layout.terms, block, strict=True):

@@ -74,10 +74,11 @@ class SurfaceSearch:
         self._clouds = [points[i] for i in first]
         self._cloud_of_clip = torch.tensor(cloud_of, dtype=torch.long)
 
-    def vec(self, body_pos: torch.Tensor, obj_pos: torch.Tensor, obj_rot: torch.Tensor, clip_ids: torch.Tensor
-            ) -> torch.Tensor:
+    def vec(self, body_pos: torch.Tensor, obj_pos: torch.Tensor, obj_rot: torch.Tensor, clip_ids: torch.Tensor,
+            workers: int = 1) -> torch.Tensor:
         """[N,B,3] world vectors body − nearest sample of clip ``clip_ids[i]``'s cloud, for body_pos [N,B,3],
-        obj_pos [N,3], obj_rot [N,3,3] (object → world); a row with a non-finite input gives non-finite output."""
+        obj_pos [N,3], obj_rot [N,3,3] (object → world); a row with a non-finite input gives non-finite output.
+        ``workers``: threads of the k-d tree query (the same answer on any number)."""
         if self._trees is None:
             return nearest_surface_vec(body_pos, obj_pos, obj_rot, self.points[clip_ids])
         local = (body_pos - obj_pos[:, None]) @ obj_rot
@@ -88,6 +89,6 @@ class SurfaceSearch:
             sel = finite & (cloud == k)[:, None]
             q = local[sel]
             if q.shape[0]:
-                _, idx = tree.query(q.numpy().astype(np.float64), k=1)
+                _, idx = tree.query(q.numpy().astype(np.float64), k=1, workers=workers)
                 near[sel] = self._clouds[k][torch.from_numpy(idx)]
         return (local - near) @ obj_rot.transpose(-1, -2)

@@ -158,6 +158,12 @@ class SimBackend(ABC):
         """Integrator time step (s) = sim_dt / substeps (default: sim_dt)."""
         return self.sim_dt
 
+    @property
+    def host_threads(self) -> int:
+        """CPU threads the backend steps on (default 1); they are idle while the env does its own work between
+        steps, so the env's CPU searches may use as many."""
+        return 1
+
     # ---- names and limits ------------------------------------------------------------------------------------
     @property
     def body_names(self) -> tuple[str, ...]:

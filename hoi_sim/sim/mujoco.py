@@ -252,6 +252,11 @@ class MujocoBackend(MjBackendBase):
             lo = min(lo, float(v[:, 2].min()))
         return float(d.xpos[ix.obj_body, 2] - lo)
 
+    @property
+    def host_threads(self) -> int:
+        """The batch's threads (``nthread``, the caller's included)."""
+        return self._nthread
+
     # ---- interface ----
     def reset(self, env_ids: torch.Tensor, state: ResetState) -> None:
         env_ids = torch.as_tensor(env_ids).to("cpu", torch.long)

@@ -5,6 +5,7 @@ naming the term."""
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,31 @@ def test_default_set_equals_the_frozen_teacher_builder_on_env_states(lib: Motion
     assert obs.shape == (N, 1599 * len(env.cfg.obs_horizons)) and float(obs.abs().amax()) > 0
     if kw["state_init"] == "random":
         assert resets > 0
+
+
+@pytest.mark.parametrize("horizons", [(1, 16), (0, 4)])
+def test_the_kept_reference_is_the_library_query_after_steps_and_resets(lib: MotionLibrary,
+                                                                         horizons: tuple[int, ...]) -> None:
+    """The step reuses the observation's reference rows of the horizon 1 step ahead (PD targets, reward,
+    terminations): bit for bit what a fresh library query gives, through resets; never kept without horizon 1."""
+    env = _fake_env(lib, seed=5, state_init="random", rollout_length=5, obs_horizons=horizons)
+    env.reset()
+    g = torch.Generator().manual_seed(1)
+    used = 0
+    for _ in range(12):
+        t1 = env.ref_time(1)
+        kept = env._kept_reference(t1)
+        assert (kept is not None) == (1 in horizons)
+        if kept is not None:
+            used += 1
+            fresh = lib.state(env.motion_ids, t1)
+            for f in fields(MotionState):
+                assert torch.equal(getattr(kept, f.name), getattr(fresh, f.name)), f.name
+            assert torch.equal(kept.dof_pos, lib.dof_pos(env.motion_ids, t1))
+        env.step(torch.rand(N, env.num_actions, generator=g) * 2 - 1)
+    env.progress += 1  # the clock moved without a new observation: the kept rows no longer apply
+    assert env._kept_reference(env.ref_time(1)) is None
+    assert used == (12 if 1 in horizons else 0)
 
 
 def _random_state(n: int, h: int, seed: int) -> tuple[object, list[MotionState], torch.Tensor]:
