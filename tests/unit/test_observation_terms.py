@@ -205,6 +205,10 @@ def test_default_set_equals_the_frozen_teacher_builder_on_random_states() -> Non
         assert torch.equal(new, legacy_observation(sim, contact, points, refs)), seed
         for name in ("rot_error", "contact_label_error", "ig_error"):  # the rows are live, not zero
             assert float(builder.layout.rows(new, 1)[name].abs().amax()) > 0.1, name
+        stacked = MotionState(**{f.name: torch.cat([getattr(r, f.name) for r in refs]) for f in fields(MotionState)})
+        assert torch.equal(builder(builder.frame(sim, contact, points), stacked), new)  # HOIEnv's stacked form
+    with pytest.raises(ValueError, match="needs 18 rows, got 9"):
+        builder(builder.frame(sim, contact, points), refs[0])
 
 
 def test_default_set_equals_the_frozen_builder_on_the_mujoco_env(omomo_clips, objects_dir) -> None:

@@ -71,3 +71,5 @@ def test_surface_search_picks_the_brute_force_samples() -> None:
         assert not ok[5, 3] and ok.sum() == 17 * sk.NUM_BODIES - 1
         assert torch.equal(got[ok], want[ok]), seed
         assert torch.isnan(got[5, 3]).all()
+        threaded = search.vec(body, obj_pos, obj_rot, clip, workers=2)  # the env passes its backend's threads
+        assert torch.equal(threaded[ok], got[ok]) and torch.isnan(threaded[5, 3]).all()
