@@ -13,7 +13,7 @@ flag, NaN/inf, or beyond ``max_abs_*``) gets reward 0, is marked terminated, res
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from functools import partial
 from typing import Any
 
@@ -26,30 +26,11 @@ from hoi_sim.envs.actions import ActionMap
 from hoi_sim.envs.config import EnvCfg
 from hoi_sim.envs.observations import ObservationBuilder, load_observation_set
 from hoi_sim.envs.psi import PhysicalStateBuffer
+from hoi_sim.envs.references import ReferenceQueries, split_rows
 from hoi_sim.errors import InputError
 from hoi_sim.motions.library import MotionLibrary, MotionState
 from hoi_sim.rewards import RewardContext, RewardSet, load_reward_set
 from hoi_sim.sim.base import SimBackend, SimState
-
-
-@dataclass
-class _KeptReference:
-    """The rows of the horizon 1 step ahead of the last observation's stacked reference query (``HOIEnv.reference``).
-
-    motion_ids, times: [N] the clips and reference times (s) queried; stacked: the [H·N] ``MotionState``; block:
-    the horizon's index; rows: its [N] rows (sliced on first use)."""
-
-    motion_ids: torch.Tensor
-    times: torch.Tensor
-    stacked: MotionState
-    block: int
-    rows: MotionState | None = None
-
-
-def _finite_rows(*ts: torch.Tensor) -> torch.Tensor:
-    """[N] bool: every number of row i of every tensor [N, ...] is finite (one pass over the rows laid side by
-    side)."""
-    return torch.isfinite(torch.cat([t.flatten(1) for t in ts], 1)).all(-1)
 
 
 class HOIEnv:
@@ -81,6 +62,7 @@ class HOIEnv:
         if library.device != self.device:
             raise InputError(f"motion library is on {library.device}, backend on {self.device}")
         self.lib = library
+        self.refs = ReferenceQueries(library, backend.num_envs)
         self.num_envs = backend.num_envs
         self.env_group, self._group_clips = self._asset_groups(backend, library)
         self.action_map = ActionMap(cfg.action, backend.dof_limits.to(self.device))
@@ -101,7 +83,6 @@ class HOIEnv:
         self.motion_ids = torch.zeros(n, dtype=torch.long, device=dev)
         self.start_time = torch.zeros(n, device=dev)
         self.progress = torch.zeros(n, dtype=torch.long, device=dev)
-        self._kept_ref: _KeptReference | None = None
         self.hand_miss = torch.zeros(n, 2, dtype=torch.long, device=dev)
         self.start_row = torch.zeros(n, dtype=torch.long, device=dev)
         self.episode_return = torch.zeros(n, device=dev)
@@ -153,9 +134,7 @@ class HOIEnv:
         if not self.action_map.needs_reference:
             return None
         t = self.ref_time(1)
-        # a kept reference's dof_pos equals lib.dof_pos only where both lerp the angles
-        kept = self._kept_reference(t) if self.lib.dof_interp == "lerp" else None
-        q = kept.dof_pos if kept is not None else self.lib.dof_pos(self.motion_ids, t)
+        q = self.refs.dof_pos(self.motion_ids, t)
         if self.feedforward is not None:
             q = q + self.lib.interp_rows(self.feedforward, self.motion_ids, t)
         return q
@@ -211,40 +190,16 @@ class HOIEnv:
 
     def reference(self, steps_ahead: int = 0) -> MotionState:
         """The reference [N] ``steps_ahead`` control steps after the current one."""
-        t = self.ref_time(steps_ahead)
-        hit = self._kept_reference(t)
-        return hit if hit is not None else self.lib.state(self.motion_ids, t)
+        return self.refs.state(self.motion_ids, self.ref_time(steps_ahead))
 
     def stacked_references(self, horizons: tuple[int, ...]) -> MotionState:
         """``reference(h)`` for every h, stacked: [len(horizons)·N] rows, horizon i in rows i·N … (i+1)·N − 1;
-        one batched library query. The rows of the horizon 1 step ahead are kept for :meth:`reference`: the
-        next step's PD targets and, after it, its reward and terminations read the same reference time."""
-        times = [self.ref_time(h) for h in horizons]
-        big = self.lib.state(self.motion_ids.repeat(len(horizons)), torch.cat(times))
-        self._kept_ref = None
-        if 1 in horizons:
-            self._kept_ref = _KeptReference(self.motion_ids.clone(), times[horizons.index(1)], big,
-                                            horizons.index(1))
-        return big
-
-    def _kept_reference(self, t: torch.Tensor) -> MotionState | None:
-        """The kept rows of the last :meth:`stacked_references` when they are the reference of the current clips
-        at times t [N] (s), else None. The library's rows do not depend on the other rows of a query, so these
-        are the numbers ``lib.state(motion_ids, t)`` gives."""
-        kept = self._kept_ref
-        if kept is None or not torch.equal(kept.times, t) or not torch.equal(kept.motion_ids, self.motion_ids):
-            return None
-        if kept.rows is None:
-            n, i = self.num_envs, kept.block
-            kept.rows = MotionState(**{f.name: getattr(kept.stacked, f.name)[i * n:(i + 1) * n]
-                                       for f in fields(MotionState)})
-        return kept.rows
+        one batched library query (``hoi_sim.envs.references``: its 1-step-ahead rows serve the next step)."""
+        return self.refs.stacked(self.motion_ids, horizons, [self.ref_time(h) for h in horizons])
 
     def references(self, horizons: tuple[int, ...]) -> list[MotionState]:
         """``reference(h)`` for every h, gathered from the library in one batched query."""
-        n, big = self.num_envs, self.stacked_references(horizons)
-        return [MotionState(**{f.name: getattr(big, f.name)[i * n:(i + 1) * n] for f in fields(MotionState)})
-                for i in range(len(horizons))]
+        return split_rows(self.stacked_references(horizons), self.num_envs)
 
     def _contact(self, s: SimState) -> torch.Tensor:
         return s.contact_any if self.cfg.contact_source == "any" else s.contact_obj
@@ -265,12 +220,7 @@ class HOIEnv:
 
     # ------------------------------------------------------------------ step
     def _bad(self, s: SimState) -> torch.Tensor:
-        ok = _finite_rows(s.root_pos, s.root_quat, s.body_pos, s.body_lin_vel, s.body_ang_vel, s.dof_pos,
-                          s.dof_vel, s.obj_pos, s.obj_quat, s.obj_lin_vel, s.obj_ang_vel)
-        big_pos = torch.maximum(s.body_pos.abs().flatten(1).amax(-1), s.obj_pos.abs().amax(-1))
-        big_vel = torch.maximum(s.body_lin_vel.abs().flatten(1).amax(-1), s.dof_vel.abs().amax(-1))
-        exploded = (big_pos > self.cfg.max_abs_position) | (big_vel > self.cfg.max_abs_velocity)
-        return s.bad.to(torch.bool) | ~ok | exploded
+        return term.bad_state(s, self.cfg.max_abs_position, self.cfg.max_abs_velocity)
 
     def _terminations(self, s: SimState, ref: MotionState) -> dict[str, torch.Tensor]:
         """[N] bool mask per enabled termination term (``self.term_set``); each waits its ``grace_steps``."""

@@ -11,13 +11,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import yaml
 
 from hoi_sim.config_mapping import from_mapping, named_set_file
 from hoi_sim.errors import InputError
+
+if TYPE_CHECKING:
+    from hoi_sim.sim.base import SimState
+
+
+def bad_state(s: SimState, max_abs_position: float, max_abs_velocity: float) -> torch.Tensor:
+    """[N] bool: the backend flagged env i, or a number of its state is not finite, or a body or the object lies
+    beyond ``max_abs_position`` (m), or a body or DOF moves faster than ``max_abs_velocity`` (m/s, rad/s)."""
+    rows = (s.root_pos, s.root_quat, s.body_pos, s.body_lin_vel, s.body_ang_vel, s.dof_pos, s.dof_vel, s.obj_pos,
+            s.obj_quat, s.obj_lin_vel, s.obj_ang_vel)
+    ok = torch.isfinite(torch.cat([t.flatten(1) for t in rows], 1)).all(-1)  # one pass over the rows side by side
+    big_pos = torch.maximum(s.body_pos.abs().flatten(1).amax(-1), s.obj_pos.abs().amax(-1))
+    big_vel = torch.maximum(s.body_lin_vel.abs().flatten(1).amax(-1), s.dof_vel.abs().amax(-1))
+    return s.bad.to(torch.bool) | ~ok | (big_pos > max_abs_position) | (big_vel > max_abs_velocity)
 
 
 def fallen(root_pos: torch.Tensor, height: float) -> torch.Tensor:

@@ -131,6 +131,9 @@ class SimBackend(ABC):
     """
 
     name: str = "base"
+    host_threads: int = 1
+    """CPU threads the backend steps on; idle while the env does its own work between steps, so the env's CPU
+    searches may use as many."""
 
     # ---- timing ----------------------------------------------------------------------------------------------
     @property
@@ -157,12 +160,6 @@ class SimBackend(ABC):
     def physics_dt(self) -> float:
         """Integrator time step (s) = sim_dt / substeps (default: sim_dt)."""
         return self.sim_dt
-
-    @property
-    def host_threads(self) -> int:
-        """CPU threads the backend steps on (default 1); they are idle while the env does its own work between
-        steps, so the env's CPU searches may use as many."""
-        return 1
 
     # ---- names and limits ------------------------------------------------------------------------------------
     @property

@@ -140,7 +140,7 @@ class MujocoBackend(MjBackendBase):
         m, ix = self.model, self.index
         self._nstep = self.cfg.physics_steps_per_control
         k = nthread if nthread is not None else self.cfg.nthread
-        self._nthread = max(1, min(k or (os.cpu_count() or 1), n))
+        self._nthread = self.host_threads = max(1, min(k or (os.cpu_count() or 1), n))
         for g in built:  # the batch runs the sensed scenes: contact sensors off while stepping
             g.sensed.opt.disableflags |= _SENSORS_OFF
         self._batch = b = mujoco.batch.Batch(built[0].sensed, n, nthread=self._nthread)
@@ -251,11 +251,6 @@ class MujocoBackend(MjBackendBase):
             v = m.mesh_vert[va:va + nv] @ d.geom_xmat[g].reshape(3, 3).T + d.geom_xpos[g]
             lo = min(lo, float(v[:, 2].min()))
         return float(d.xpos[ix.obj_body, 2] - lo)
-
-    @property
-    def host_threads(self) -> int:
-        """The batch's threads (``nthread``, the caller's included)."""
-        return self._nthread
 
     # ---- interface ----
     def reset(self, env_ids: torch.Tensor, state: ResetState) -> None:

@@ -156,7 +156,7 @@ def test_the_kept_reference_is_the_library_query_after_steps_and_resets(lib: Mot
     used = 0
     for _ in range(12):
         t1 = env.ref_time(1)
-        kept = env._kept_reference(t1)
+        kept = env.refs.kept(env.motion_ids, t1)
         assert (kept is not None) == (1 in horizons)
         if kept is not None:
             used += 1
@@ -166,7 +166,7 @@ def test_the_kept_reference_is_the_library_query_after_steps_and_resets(lib: Mot
             assert torch.equal(kept.dof_pos, lib.dof_pos(env.motion_ids, t1))
         env.step(torch.rand(N, env.num_actions, generator=g) * 2 - 1)
     env.progress += 1  # the clock moved without a new observation: the kept rows no longer apply
-    assert env._kept_reference(env.ref_time(1)) is None
+    assert env.refs.kept(env.motion_ids, env.ref_time(1)) is None
     assert used == (12 if 1 in horizons else 0)
 
 
