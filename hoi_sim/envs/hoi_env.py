@@ -62,7 +62,7 @@ class HOIEnv:
         if library.device != self.device:
             raise InputError(f"motion library is on {library.device}, backend on {self.device}")
         self.lib = library
-        self.refs = ReferenceQueries(library, backend.num_envs)
+        self.refs = ReferenceQueries(library)
         self.num_envs = backend.num_envs
         self.env_group, self._group_clips = self._asset_groups(backend, library)
         self.action_map = ActionMap(cfg.action, backend.dof_limits.to(self.device))

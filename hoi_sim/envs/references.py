@@ -15,11 +15,14 @@ import torch
 from hoi_sim.motions.library import MotionLibrary, MotionState
 
 
+def block_rows(stacked: MotionState, n: int, i: int) -> MotionState:
+    """Block i (rows i·n … (i+1)·n − 1) of a stacked ``MotionState``."""
+    return MotionState(**{f.name: getattr(stacked, f.name)[i * n:(i + 1) * n] for f in fields(MotionState)})
+
+
 def split_rows(stacked: MotionState, n: int) -> list[MotionState]:
-    """A stacked ``MotionState`` of k·n rows → k states of n rows (block i = rows i·n … (i+1)·n − 1)."""
-    k = int(stacked.root_pos.shape[0]) // n
-    return [MotionState(**{f.name: getattr(stacked, f.name)[i * n:(i + 1) * n] for f in fields(MotionState)})
-            for i in range(k)]
+    """A stacked ``MotionState`` of k·n rows → its k blocks of n rows."""
+    return [block_rows(stacked, n, i) for i in range(int(stacked.root_pos.shape[0]) // n)]
 
 
 @dataclass
@@ -37,8 +40,8 @@ class _Kept:
 class ReferenceQueries:
     """Reference states of N envs from ``library``, keeping the 1-step-ahead rows of the last stacked query."""
 
-    def __init__(self, library: MotionLibrary, num_envs: int) -> None:
-        self.lib, self.n = library, num_envs
+    def __init__(self, library: MotionLibrary) -> None:
+        self.lib = library
         self._kept: _Kept | None = None
 
     def stacked(self, motion_ids: torch.Tensor, horizons: tuple[int, ...], times: list[torch.Tensor]
@@ -58,7 +61,7 @@ class ReferenceQueries:
         if kept is None or not torch.equal(kept.times, t) or not torch.equal(kept.motion_ids, motion_ids):
             return None
         if kept.rows is None:
-            kept.rows = split_rows(kept.stacked, self.n)[kept.block]
+            kept.rows = block_rows(kept.stacked, int(motion_ids.shape[0]), kept.block)
         return kept.rows
 
     def state(self, motion_ids: torch.Tensor, t: torch.Tensor) -> MotionState:
