@@ -69,9 +69,10 @@ class PPOConfig:
     device: str = "auto"
     """``auto`` (cuda:0 when available, else cpu), ``cpu`` or ``cuda:N``: where PPO runs."""
     torch_threads: int = ranged(0, min=0)
-    """CPU threads for torch (0 = leave torch's default). With the MuJoCo backend's own physics threads, 1 is best
-    on a 2-core machine: 2 halved training samples/s, and 2 only during the PPO update did too (OpenMP's idle
-    threads spin into the next env steps; docs/training.md)."""
+    """CPU threads for torch (0 = leave torch's default: one per core). Acting and the PPO update run between the
+    MuJoCo backend's physics steps, so on an idle 2-core machine 2 threads give 1.25x the training samples/s of 1;
+    ``hoi-sim`` sets ``OMP_WAIT_POLICY=PASSIVE`` so that idle OpenMP threads do not spin into the physics (on a
+    loaded machine spinning threads halved samples/s; docs/training.md)."""
     cpu_bf16: bool = False
     """On a CPU device, run the networks' forward passes (acting and the PPO update) under bfloat16 autocast:
     matrix products in bf16 (AMX/AVX-512 BF16 kernels where the CPU has them), losses and parameters in fp32."""
