@@ -5,7 +5,10 @@ frames on synthetic sessions with ground truth.
 Sessions: ``make_synthetic_session`` on the first frames of OMOMO_new clips (``../shared``), or toy sessions when
 the shared data is absent. Ends with one JSON line (``"ratio"`` = batched / scipy frames per second).
 
-    python benchmarks/solver.py [--clips 5] [--frames 100] [--threads 2] [--image 160]
+    python benchmarks/solver.py [--clips 5] [--frames 100] [--threads 0] [--image 160]
+
+Like ``hoi-sim``, it runs with ``OMP_WAIT_POLICY=PASSIVE`` unless a policy is set (``hoi_sim.threads``), and
+``--threads 0`` is the solver's own auto choice (one per core with sleeping OpenMP threads).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from hoi_sim.recon.metrics import solver_metrics
 from hoi_sim.recon.sequence import load_sequence
 from hoi_sim.recon.solver import solve
 from hoi_sim.recon.stage1 import build_problem, kabsch, residual_weights, solve_poses
+from hoi_sim.threads import auto_threads, rerun_with_sleeping_threads
 
 SHARED = Path(os.environ.get("HOI_SIM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
@@ -109,11 +113,14 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=5)
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--image", type=int, default=160)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads for both solvers (the solver's default)")
-    ap.add_argument("--compare-threads", type=int, default=2,
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads for both solvers (0: the solver's default, hoi_sim.threads.auto_threads)")
+    ap.add_argument("--compare-threads", type=int, default=1,
                     help="also time the full solver on the first session with this many threads (0: skip)")
     ap.add_argument("--reps", type=int, default=3)
     args = ap.parse_args()
+    rerun_with_sleeping_threads()
+    args.threads = auto_threads(args.threads)
     torch.set_num_threads(args.threads)
     body = ProxyBody()
     cfg = SolverConfig(threads=args.threads)
@@ -210,6 +217,7 @@ def main() -> None:
         "solver_s_per_100_frames_max": round(float(np.max(per100)), 2),
         f"solver_s_per_100_frames_{args.compare_threads}threads": None if other is None else round(other, 2),
         "load_avg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         **{f"{k}_{key}": round(mean(k, key), 3) for k in ("init", "solved") for key in rows[0]["init"]},
         "gt_contact_dist_cm": round(mean("gt", "contact_dist_cm"), 3),
         "gt_penetration_cm": round(mean("gt", "penetration_cm"), 3),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ import torch
 from hoi_sim.commands.hydra_config import compose
 from hoi_sim.envs.factory import make_env
 from hoi_sim.io_utils import dumps_json
+from hoi_sim.threads import auto_threads, rerun_with_sleeping_threads
 from hoi_sim.train.job import build_library, clips_of, env_config, job_from_config
 from hoi_sim.train.runner import train
 
@@ -52,6 +54,7 @@ def main() -> None:
     ap.add_argument("--motion", default=None, help="motion file/folder/manifest (default: synthetic toy clip)")
     ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for the training job")
     args = ap.parse_args()
+    rerun_with_sleeping_threads()
 
     with tempfile.TemporaryDirectory(prefix="hoi_sim_bench_") as tmp:
         motion = args.motion
@@ -67,8 +70,7 @@ def main() -> None:
         cfg.pop("checkpoint", None)
         job = job_from_config(cfg)
         horizon = job.ppo.horizon_length
-        if job.ppo.torch_threads > 0:  # the same torch threads as the training half
-            torch.set_num_threads(job.ppo.torch_threads)
+        torch.set_num_threads(auto_threads(job.ppo.torch_threads))  # the same torch threads as the training half
         env_sps = env_only(job, steps=horizon * max(1, args.epochs - 1))
         train(job)
         rows = list(csv.DictReader(open(Path(tmp) / "run" / "progress.csv")))
@@ -81,7 +83,8 @@ def main() -> None:
     print(dumps_json({"benchmark": "train_throughput", "num_envs": args.num_envs, "preset": args.preset,
                       "epochs": args.epochs, "env_samples_per_s": round(env_sps, 1),
                       "ppo_samples_per_s": round(ppo_sps, 1), "ratio": round(ppo_sps / env_sps, 3),
-                      "torch_threads": job.ppo.torch_threads, "cpu_bf16": job.ppo.cpu_bf16,
+                      "torch_threads": auto_threads(job.ppo.torch_threads),
+                      "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "cpu_bf16": job.ppo.cpu_bf16,
                       "overrides": args.overrides}))
 
 

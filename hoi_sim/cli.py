@@ -9,10 +9,9 @@ import importlib
 import os
 import sys
 
-# Idle OpenMP threads sleep instead of spinning (read once, when torch loads libgomp): with torch on every core
-# between the physics steps, spinning threads would steal the cores from MuJoCo's threads and from any other
-# process (docs/training.md, "PPO's own cost on the CPU"). A user's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from hoi_sim.threads import sleep_idle_openmp_threads
+
+sleep_idle_openmp_threads()  # before anything loads torch: idle OpenMP threads sleep instead of spinning
 
 from hoi_sim.errors import HoiSimError, debug_enabled, one_line  # noqa: E402
 

@@ -186,10 +186,11 @@ class SolverConfig:
     keep_or_revert: bool = True
     """Keep each stage (stage 1, IK, stage 2) per frame only where it lowered the solver's own objective
     (``hoi_sim.recon.objective``); False keeps every stage's result (the decisions are still logged)."""
-    threads: int = 1
-    """torch intra-op threads while solving (0 = leave torch's setting). One is the default: the solver's tensors
-    are small, so extra threads buy nothing, and on a shared 2-core machine two threads ran 7× slower than one
-    (60 s against 8 s per 100 frames) because OpenMP threads wait on a busy core."""
+    threads: int = 0
+    """torch intra-op threads while solving; 0 = auto (``hoi_sim.threads.auto_threads``): one per core when idle
+    OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``, which ``hoi-sim`` sets), else 1. With spinning threads, two
+    threads ran 7× slower than one on a busy 2-core machine (60 s against 8 s per 100 frames); with sleeping ones
+    two ran 5.2 s against one's 6.0 s per 100 frames beside a training run (docs/recon_solver.md)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -33,6 +33,7 @@ from hoi_sim.recon.stage2 import (
     optimize_keyframes,
 )
 from hoi_sim.recon.types import SmplxParams, SolverInput
+from hoi_sim.threads import auto_threads
 
 
 @dataclass
@@ -175,8 +176,7 @@ def solve(inp: SolverInput, cfg: SolverConfig | None = None, body_model: BodyMod
     ``diagnostics["keep_or_revert"]``)."""
     cfg = cfg or SolverConfig()
     say = progress or (lambda msg: None)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(auto_threads(cfg.threads))
     body_model = _body_for(inp, body_model)
     inp.validate()
     T, diag, tic = inp.num_frames, {}, time.perf_counter()

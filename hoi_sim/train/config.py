@@ -15,6 +15,7 @@ from typing import Any
 
 from hoi_sim.config_mapping import ranged
 from hoi_sim.errors import InputError
+from hoi_sim.threads import auto_threads
 
 
 @dataclass
@@ -69,10 +70,10 @@ class PPOConfig:
     device: str = "auto"
     """``auto`` (cuda:0 when available, else cpu), ``cpu`` or ``cuda:N``: where PPO runs."""
     torch_threads: int = ranged(0, min=0)
-    """CPU threads for torch (0 = leave torch's default: one per core). Acting and the PPO update run between the
+    """CPU threads for torch; 0 = auto (``hoi_sim.threads.auto_threads``): one per core when idle OpenMP threads
+    sleep (``OMP_WAIT_POLICY=PASSIVE``, which ``hoi-sim`` sets), else 1. Acting and the PPO update run between the
     MuJoCo backend's physics steps, so on an idle 2-core machine 2 threads give 1.25x the training samples/s of 1;
-    ``hoi-sim`` sets ``OMP_WAIT_POLICY=PASSIVE`` so that idle OpenMP threads do not spin into the physics (on a
-    loaded machine spinning threads halved samples/s; docs/training.md)."""
+    with spinning idle threads on a loaded machine, 2 halved them (docs/training.md)."""
     cpu_bf16: bool = False
     """On a CPU device, run the networks' forward passes (acting and the PPO update) under bfloat16 autocast:
     matrix products in bf16 (AMX/AVX-512 BF16 kernels where the CPU has them), losses and parameters in fp32."""
@@ -190,7 +191,7 @@ def rlgames_params(ppo: PPOConfig, *, env_name: str, num_envs: int, seed: int, r
     }
     return {
         "seed": int(seed),
-        "torch_threads": int(ppo.torch_threads),
+        "torch_threads": auto_threads(int(ppo.torch_threads)),
         "algo": {"name": ALGO_NAME},
         "model": {"name": "continuous_a2c_logstd"},
         "network": _network_params(ppo),
