@@ -26,12 +26,20 @@ def idle_threads_sleep() -> bool:
     return os.environ.get(WAIT_POLICY, "").strip().lower() == "passive"
 
 
+def usable_cores() -> int:
+    """CPUs this process may run on (its affinity mask: a cluster job's allocation, not the whole node)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity API on this platform
+        return max(1, os.cpu_count() or 1)
+
+
 def auto_threads(requested: int) -> int:
-    """torch threads for ``requested``: itself when ≥ 1; for 0 (auto), one per core when idle OpenMP threads sleep,
-    else 1 (spinning threads on a busy core cost more than a second thread gains)."""
+    """torch threads for ``requested``: itself when ≥ 1; for 0 (auto), one per usable core when idle OpenMP threads
+    sleep, else 1 (spinning threads on a busy core cost more than a second thread gains)."""
     if requested >= 1:
         return int(requested)
-    return max(1, os.cpu_count() or 1) if idle_threads_sleep() else 1
+    return usable_cores() if idle_threads_sleep() else 1
 
 
 def rerun_with_sleeping_threads() -> None:

@@ -72,7 +72,7 @@ class PPOConfig:
     torch_threads: int = ranged(0, min=0)
     """CPU threads for torch; 0 = auto (``hoi_sim.threads.auto_threads``): one per core when idle OpenMP threads
     sleep (``OMP_WAIT_POLICY=PASSIVE``, which ``hoi-sim`` sets), else 1. Acting and the PPO update run between the
-    MuJoCo backend's physics steps, so on an idle 2-core machine 2 threads give 1.25x the training samples/s of 1;
+    MuJoCo backend's physics steps, so on an idle 2-core machine 2 threads give 1.1–1.3x the training samples/s of 1;
     with spinning idle threads on a loaded machine, 2 halved them (docs/training.md)."""
     cpu_bf16: bool = False
     """On a CPU device, run the networks' forward passes (acting and the PPO update) under bfloat16 autocast:

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from hoi_sim import threads
 from hoi_sim.threads import WAIT_POLICY, auto_threads, idle_threads_sleep, sleep_idle_openmp_threads
 from hoi_sim.train.config import PPOConfig, rlgames_params
 
@@ -19,13 +20,19 @@ def test_explicit_counts_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_auto_is_one_per_core_only_with_sleeping_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 6)
     monkeypatch.setenv(WAIT_POLICY, "passive")
     assert idle_threads_sleep() and auto_threads(0) == 6
     monkeypatch.setenv(WAIT_POLICY, "ACTIVE")
     assert not idle_threads_sleep() and auto_threads(0) == 1
     monkeypatch.delenv(WAIT_POLICY)
     assert auto_threads(0) == 1
+
+
+def test_usable_cores_follow_the_affinity_mask() -> None:
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no affinity API on this platform")
+    assert threads.usable_cores() == len(os.sched_getaffinity(0)) >= 1
 
 
 def test_a_users_policy_wins(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +56,7 @@ def test_the_cli_sets_the_policy_before_torch_loads(given: str | None, expected:
 
 
 def test_ppo_threads_resolve_through_auto(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
     monkeypatch.setenv(WAIT_POLICY, "PASSIVE")
     params = lambda n: rlgames_params(PPOConfig(torch_threads=n), env_name="x", num_envs=4, seed=0,  # noqa: E731
                                       run_dir="unused", device="cpu")
