@@ -140,10 +140,10 @@ class MujocoBackend(MjBackendBase):
         m, ix = self.model, self.index
         self._nstep = self.cfg.physics_steps_per_control
         k = nthread if nthread is not None else self.cfg.nthread
-        self._nthread = self.host_threads = max(1, min(k or (os.cpu_count() or 1), n))
+        self.host_threads = max(1, min(k or (os.cpu_count() or 1), n))
         for g in built:  # the batch runs the sensed scenes: contact sensors off while stepping
             g.sensed.opt.disableflags |= _SENSORS_OFF
-        self._batch = b = mujoco.batch.Batch(built[0].sensed, n, nthread=self._nthread)
+        self._batch = b = mujoco.batch.Batch(built[0].sensed, n, nthread=self.host_threads)
         if b.nstate != mujoco.mj_stateSize(m, _STATE):
             raise AssertionError("contact sensors changed the state layout")
         self._sensor_switch(built, assets)
@@ -166,7 +166,7 @@ class MujocoBackend(MjBackendBase):
         self.reset(torch.arange(n), self._default)
         if log_mapping:
             log.info("mujoco backend: %d envs, %d threads, %d asset group(s) (%s), nq %d nv %d ngeom %d, object %s\n%s",
-                     n, self._nthread, len(assets), ", ".join(a.label for a in assets), m.nq, m.nv, m.ngeom,
+                     n, self.host_threads, len(assets), ", ".join(a.label for a in assets), m.nq, m.nv, m.ngeom,
                      self.object_mass.rule, describe_mapping("mujoco"))
 
     def _sensor_switch(self, built: list, assets: list[SceneAssets]) -> None:
