@@ -49,6 +49,14 @@ class Stage1Config:
     """Static object: solve jointly over all annotated frames (default) or at the frame with most annotations
     (paper, code: 'best_frame'). On solver_quality's 8 static windows stage 1 at the best frame erred 3.78° /
     7.92 cm on average (worst 8.8° / 21 cm); pooled (with w2d = 20) 0.29° / 1.07 cm (worst 0.8° / 2.5 cm)."""
+    smooth_weight: float = 1000.0
+    """Temporal prior on a moving object (``hoi_sim/recon/stage1_temporal.py``): multiplies the *residual* of its
+    world pose's acceleration, ``[ρ·Δ²ω ; Δ²t]`` (m per frame², ρ = the mesh's RMS radius), so all frames are solved
+    in one LM. Against the 3D pairs' √w3d = 30 per m, a weight of 30 makes one frame's jerk of 1 cm cost what one
+    pair's 1 cm error costs. 0 solves every frame on its own (paper, code). On solver_quality's 8-session tuning set
+    (5 carried), after post: 0 → 30 → 100 → 300 → 1000 → 3000 gave translation 3.04 → 2.92 → 2.47 → 2.10 → 1.97 →
+    2.06 cm and rotation 1.22 → 1.19 → 1.14 → 1.04 → 0.93 → 0.94° (docs/recon_solver.md). Per frame², so at a frame
+    rate other than the benchmark's 30 fps the same weight smooths a different band."""
 
 
 @dataclass

@@ -21,6 +21,9 @@ def weight_rows(cfg: SolverConfig) -> list[tuple[str, float, str, str]]:
          f"{w2 * w2:g}", "px (residual), px² (square)"),
         ("stage1.prior_weight", s1.prior_weight, "residual to the initial pose (δω, δt); its square weighs "
          f"{s1.prior_weight ** 2:g}", "rad, m"),
+        ("stage1.smooth_weight", s1.smooth_weight, "residual of a moving object's world-pose acceleration "
+         "[ρ·Δ²ω ; Δ²t] (ρ: the mesh's RMS radius); its square weighs " f"{s1.smooth_weight ** 2:g}",
+         "m per frame²"),
         ("stage2.weights.contact", w.contact, "L_contact = Σ w_i d_i² (Eq. 18–19, a squared distance)", "m²"),
         ("stage2.weights.contact_eps", w.contact_eps, "ε in w_i = (d_i + ε)² / Σ(d_j + ε)²", "m"),
         ("stage2.weights.collision", w.collision, "L_collision = λ Σ φ_obj(human) + Σ φ_body(object) (Eq. 20, a sum "

@@ -25,6 +25,7 @@ from hoi_sim.recon.objective import ObjectiveContext, frame_objective, keep_mask
 from hoi_sim.recon.render import render_size, scale_intrinsics
 from hoi_sim.recon.sdf import build_sdf
 from hoi_sim.recon.stage1 import build_problem, pool_static, solve_poses
+from hoi_sim.recon.stage1_temporal import solve_poses_temporal
 from hoi_sim.recon.stage2 import (
     MaskTargets,
     Stage2Batch,
@@ -117,7 +118,8 @@ def _stage1(inp: SolverInput, cfg: SolverConfig, V: np.ndarray, kps: np.ndarray,
             R1 = np.einsum("tji,jk->tik", Rd, Rw[0].numpy())
             t1 = np.einsum("tji,tj->ti", Rd, tw[0].numpy()[None] - td)
         else:
-            R1t, t1t, info = solve_poses(prob, cfg.stage1)
+            rho = float(np.sqrt((np.asarray(V) ** 2).sum(1).mean()))
+            R1t, t1t, info = solve_poses_temporal(prob, cfg.stage1, rho, torch.as_tensor(Rd), torch.as_tensor(td))
             R1, t1 = R1t.numpy(), t1t.numpy()
     diag["stage1_rms3d_m"] = float(info.rms3d.max())
     diag["stage1_rms2d_px"] = float(info.rms2d.max())

@@ -196,12 +196,19 @@ def solve_poses(prob: PoseProblem, cfg: Stage1Config, R_init: torch.Tensor | Non
         lam = torch.where(better, lam / 10.0, lam * 10.0)
         if not bool(active.any()):
             break
+    rms3, rms2 = fit_errors(prob, R, t, cfg)
+    return R, t, LMInfo(cost=cost, iterations=it, rms3d=rms3, rms2d=rms2)
+
+
+def fit_errors(prob: PoseProblem, R: torch.Tensor, t: torch.Tensor, cfg: Stage1Config
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-problem rms 3D pair error [B] (m) and rms reprojection error [B] (px) at pose (R, t)."""
     with torch.no_grad():
         d3 = (torch.einsum("bij,bnj->bni", R, prob.p3) + t[:, None] - prob.q3).norm(dim=-1)
         rms3 = ((d3 ** 2 * prob.m3).sum(1) / prob.m3.sum(1).clamp_min(1)).sqrt()
         d2 = (project_points(prob, R, t, cfg.min_z) - torch.nan_to_num(prob.uv)).norm(dim=-1)
         rms2 = ((d2 ** 2 * prob.m2).sum(1) / prob.m2.sum(1).clamp_min(1)).sqrt()
-    return R, t, LMInfo(cost=cost, iterations=it, rms3d=rms3, rms2d=rms2)
+    return rms3, rms2
 
 
 def build_problem(object_vertices: np.ndarray, contact_vertex: np.ndarray, keypoints_cam: np.ndarray,
@@ -230,15 +237,26 @@ def build_problem(object_vertices: np.ndarray, contact_vertex: np.ndarray, keypo
                        m2=v2.to(torch.float64), K=f64(K), R0=f64(R0), t0=f64(t0))
 
 
+def to_world(prob: PoseProblem, R_d: torch.Tensor, t_d: torch.Tensor) -> PoseProblem:
+    """The same per-frame problems with the unknown as the world pose, camera-to-world per frame ``R_d [B,3,3]``,
+    ``t_d [B,3]``: 3D targets and the prior move to the world; 2D points project through world→camera."""
+    q_w = torch.einsum("tij,tnj->tni", R_d, prob.q3) + t_d[:, None]
+    A = R_d.transpose(-1, -2)[:, None].expand(-1, prob.p2.shape[1], 3, 3)
+    b = -torch.einsum("tmij,tj->tmi", A, t_d)
+    return PoseProblem(p3=prob.p3, q3=q_w, m3=prob.m3, p2=prob.p2, uv=prob.uv, m2=prob.m2, K=prob.K,
+                       R0=R_d @ prob.R0, t0=torch.einsum("tij,tj->ti", R_d, prob.t0) + t_d, A2=A, b2=b)
+
+
+def _rows(prob: PoseProblem, f: torch.Tensor) -> PoseProblem:
+    pick = lambda x: None if x is None else x[f]  # noqa: E731
+    return PoseProblem(p3=prob.p3[f], q3=prob.q3[f], m3=prob.m3[f], p2=prob.p2[f], uv=prob.uv[f], m2=prob.m2[f],
+                       K=prob.K, R0=prob.R0[f], t0=prob.t0[f], A2=pick(prob.A2), b2=pick(prob.b2))
+
+
 def pool_static(prob: PoseProblem, R_d: torch.Tensor, t_d: torch.Tensor, frames: torch.Tensor) -> PoseProblem:
     """One problem for a static object over ``frames``: unknown = world pose; camera-to-world per frame
     ``R_d [T,3,3]``, ``t_d [T,3]``. 3D targets move to the world; 2D points project through world→camera."""
-    f = frames
-    q_w = torch.einsum("tij,tnj->tni", R_d[f], prob.q3[f]) + t_d[f][:, None]
-    A = R_d[f].transpose(-1, -2)[:, None].expand(-1, prob.p2.shape[1], 3, 3)
-    b = -torch.einsum("tmij,tj->tmi", A, t_d[f])
+    w = to_world(_rows(prob, frames), R_d[frames], t_d[frames])
     one = lambda x: x.reshape(1, -1, *x.shape[2:])  # noqa: E731
-    R0w = R_d[f[0]] @ prob.R0[f[0]]
-    t0w = R_d[f[0]] @ prob.t0[f[0]] + t_d[f[0]]
-    return PoseProblem(p3=one(prob.p3[f]), q3=one(q_w), m3=one(prob.m3[f]), p2=one(prob.p2[f]), uv=one(prob.uv[f]),
-                       m2=one(prob.m2[f]), K=prob.K, R0=R0w[None], t0=t0w[None], A2=one(A), b2=one(b))
+    return PoseProblem(p3=one(w.p3), q3=one(w.q3), m3=one(w.m3), p2=one(w.p2), uv=one(w.uv), m2=one(w.m2), K=w.K,
+                       R0=w.R0[:1], t0=w.t0[:1], A2=one(w.A2), b2=one(w.b2))
