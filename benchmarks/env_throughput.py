@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="hoi_sim_bench_") as tmp:
         env = build_env(args.preset, args.reward, args.num_envs, args.clip, tmp)
     sim = env.backend
-    nthread = int(getattr(sim, "_nthread", 0)) or os.cpu_count() or 1
+    nthread = sim.host_threads  # the batch's thread count: the bare rollout gets the same
     actions = Actions(env)
     env.step(actions())  # warm-up
     bare = Bare(env, actions, args.steps, nthread)

@@ -60,7 +60,7 @@ class SimConfig:
     contact_force_threshold: float = 0.1
     """A body is "in contact" when a component of its net contact force exceeds this (N), as in InterMimic."""
     nthread: int = 0
-    """Threads of ``mujoco.rollout`` (0: one per CPU core)."""
+    """Threads of the MuJoCo batch (0: one per usable core, ``hoi_sim.threads.usable_cores``: the affinity mask)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

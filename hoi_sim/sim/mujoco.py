@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from collections.abc import Sequence
 
 import mujoco
@@ -53,6 +52,7 @@ from hoi_sim.sim.config import SimConfig
 from hoi_sim.sim.mujoco_assets import SceneAssets, build_group_models
 from hoi_sim.sim.table7 import describe_mapping
 from hoi_sim.skeleton import NUM_BODIES
+from hoi_sim.threads import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class MujocoBackend(MjBackendBase):
         m, ix = self.model, self.index
         self._nstep = self.cfg.physics_steps_per_control
         k = nthread if nthread is not None else self.cfg.nthread
-        self.host_threads = max(1, min(k or (os.cpu_count() or 1), n))
+        self.host_threads = max(1, min(k or usable_cores(), n))
         for g in built:  # the batch runs the sensed scenes: contact sensors off while stepping
             g.sensed.opt.disableflags |= _SENSORS_OFF
         self._batch = b = mujoco.batch.Batch(built[0].sensed, n, nthread=self.host_threads)
