@@ -19,15 +19,41 @@ from scipy.spatial import cKDTree
 from hoi_sim.recon.sdf import SDFGrid, build_sdf, sample_surface
 
 
+def rot_err_deg_frames(R_pred: np.ndarray, R_gt: np.ndarray) -> np.ndarray:
+    """Geodesic angle per frame [T] (degrees) between [T,3,3] rotations."""
+    c = (np.einsum("tij,tij->t", R_pred, R_gt) - 1.0) / 2.0
+    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
+def trans_err_cm_frames(t_pred: np.ndarray, t_gt: np.ndarray) -> np.ndarray:
+    """Distance per frame [T] (cm) between [T,3] translations (m)."""
+    return 100.0 * np.linalg.norm(t_pred - t_gt, axis=-1)
+
+
 def object_rot_err_deg(R_pred: np.ndarray, R_gt: np.ndarray) -> float:
     """Mean geodesic angle (degrees) between [T,3,3] rotations."""
-    c = (np.einsum("tij,tij->t", R_pred, R_gt) - 1.0) / 2.0
-    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))).mean())
+    return float(rot_err_deg_frames(R_pred, R_gt).mean())
 
 
 def object_trans_err_cm(t_pred: np.ndarray, t_gt: np.ndarray) -> float:
     """Mean distance (cm) between [T,3] translations (m)."""
-    return float(100.0 * np.linalg.norm(t_pred - t_gt, axis=-1).mean())
+    return float(trans_err_cm_frames(t_pred, t_gt).mean())
+
+
+def block_bootstrap_se(x: np.ndarray, block: int = 10, draws: int = 2000, seed: int = 0) -> float:
+    """Standard error of the mean of a per-frame series ``x`` [T] by the moving-block bootstrap.
+
+    Frames of a solved sequence are correlated (smoothing, temporal priors), so resampling single frames would
+    understate the error; blocks of ``block`` consecutive frames keep that correlation. Returns 0 for a constant
+    series and for T < 2."""
+    x = np.asarray(x, np.float64)
+    T = len(x)
+    if T < 2:
+        return 0.0
+    b = max(1, min(block, T))
+    starts = np.random.default_rng(seed).integers(0, T - b + 1, size=(draws, -(-T // b)))
+    idx = (starts[..., None] + np.arange(b)).reshape(draws, -1)[:, :T]
+    return float(x[idx].mean(axis=1).std())
 
 
 def cd_o_cm(vertices: np.ndarray, faces: np.ndarray, R_pred: np.ndarray, t_pred: np.ndarray, R_gt: np.ndarray,
