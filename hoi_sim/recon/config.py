@@ -18,13 +18,14 @@ class Stage1Config:
     """Weight of the 3D-3D pairs. Multiplies the *squared* residual ``|R p + t − q|²`` (m²; unit 1/m²) under
     'paper' (the residual is scaled by √w = 30); under 'code' the residual itself is scaled by w (its square by
     w² = 810000)."""
-    w2d: float = 20.0
+    w2d: float = 100.0
     """Weight of the 3D-2D reprojections (paper and code: 2). Multiplies the *squared* pixel residual
     ``|π(R p + t) − uv|²`` (px²; unit 1/px²) under 'paper' (the residual × √w); under 'code' the residual × w. The
     3D:2D balance on the squares is w3d:w2d (paper) or w3d²:w2d² (code): with 900 and 2, 450:1 against 202500:1, a
-    factor 450 between the conventions. With the paper's 2 a noisy human's 3D pairs still drag the object off its
-    2D tracks; 20 (45:1) lowered the object error on the solver_quality benchmark's 8-session tuning set from
-    2.22° / 3.79 cm to 1.20° / 3.05 cm (docs/recon_solver.md)."""
+    factor 450 between the conventions. With the paper's 2 a noisy human's 3D pairs (annotated up to 10 cm apart, on
+    a noisy pose) drag the object off its 2D tracks. On the solver_quality benchmark's 8-session tuning set, with the
+    temporal prior, 20 → 60 → 100 → 120 → 200 → 500 gave translation 1.97 → 1.74 → 1.67 → 1.65 → 1.63 → 1.70 cm and
+    rotation 0.93 → 0.91 → 0.93 → 0.94 → 0.97 → 1.01° after post (docs/recon_solver.md): 100 (9:1)."""
     weight_convention: Literal["paper", "code"] = "paper"
     """'paper' (Eq. 3): residuals are multiplied by √w (squared-cost weights 900 and 2); 'code': by w itself
     (squared-cost weights 810000 and 4, the released code). The code's convention lets a noisy human estimate
@@ -151,7 +152,11 @@ class Stage2Config:
     'released': the own joint of every contact in the sequence (code)."""
     chain_depth: int = 3
     """Joints unlocked per contact in 'tree' mode: the contact's body and its ancestors, this many in all."""
-    optimize_object: bool = True
+    optimize_object: bool = False
+    """Let stage 2 move the object too (paper, code). Off: on the proxy body its contact and collision terms pulled
+    the object away from the truth on most carried sessions (post − stage 1 up to +0.33 cm, solver_quality, 24
+    sessions), for no gain in contact or penetration excess (docs/recon_solver.md); the human alone closes the
+    contacts."""
     keyframe_batch: int = 48
     """Keyframes optimised together in one Adam batch (memory bound; results do not depend on it)."""
     sdf_resolution: int = 32
@@ -181,6 +186,10 @@ class PostConfig:
     ema_passes: int = 2
     smooth_root: bool = False
     """Also smooth the human global orient/transl (the code never does)."""
+    smooth_object: Literal["auto", "always", "never"] = "auto"
+    """Low-pass the object pose too. 'auto': unless stage 1's temporal prior (``stage1.smooth_weight`` > 0) already
+    smoothed it inside the fit and stage 2 left it alone (``stage2.optimize_object`` false); a second filter then
+    only nudges it (≤ 0.02 cm on solver_quality). 'always': the code's choice."""
 
 
 @dataclass

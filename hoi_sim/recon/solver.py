@@ -298,12 +298,13 @@ def _stage2(inp: SolverInput, cfg: SolverConfig, ctx: ObjectiveContext, kf: np.n
             res = optimize_keyframes(body, batch, obj_v, obj_f, sdf, s2, hw)
             for k in ("body_pose", "left_hand_pose", "right_hand_pose", "betas"):
                 getattr(out_p, k)[idx] = getattr(res.params, k).to(getattr(out_p, k).dtype)
-            R1k[ix], t1k[ix] = res.R.double().numpy(), res.t.double().numpy()
+            moved = free[ix] if s2.optimize_object else np.zeros(len(ix), bool)  # frozen: keep float64 as is
+            R1k[ix[moved]], t1k[ix[moved]] = res.R.double().numpy()[moved], res.t.double().numpy()[moved]
             for k, v in res.history.items():
                 h0 = hist.setdefault(k, [0.0, 0.0])
                 h0[0] += v[0]
                 h0[1] += v[1]
-        if inp.static and group is order[0]:  # hold the optimised static pose in the world for the other keyframes
+        if inp.static and group is order[0] and s2.optimize_object:  # hold the optimised static pose in the world
             b = int(group[0])
             Rtmp, ttmp = R1.copy(), t1.copy()
             Rtmp[kf[b]], ttmp[kf[b]] = R1k[b], t1k[b]
@@ -339,7 +340,8 @@ def _post(cfg: SolverConfig, inp: SolverInput, kf: np.ndarray, params1: BodyPara
         t = post.interp_vectors(kf, t2[kf], T)
         betas = post.interp_vectors(kf, key["betas"], T)
     q[:, 0] = q_base[:, 0]  # global orient is never changed by stage 2
-    R = post.quat_to_mat(qo)
+    unchanged = pc.interpolation == "residual" and np.array_equal(R2[kf], R1[kf])
+    R = R1.copy() if unchanged else post.quat_to_mat(qo)  # no quaternion round trip where stage 2 left the object
     if inp.static:
         b = int(kf[np.argmin(np.abs(kf - inp.best_frame()))])
         R, t = post.hold_in_world(R2, t2, b, np.arange(T), Rd, td)
@@ -349,8 +351,9 @@ def _post(cfg: SolverConfig, inp: SolverInput, kf: np.ndarray, params1: BodyPara
             frames = frames[inp.dof_per_frame()[frames] < 6]
         R, t = post.hold_in_world(R, t, first_contact, frames, Rd, td)
     q = post.smooth(q, inp.fps, pc, is_quat=True)
-    qo = post.smooth(post.mat_to_quat(R), inp.fps, pc, is_quat=True)
-    t = post.smooth(t, inp.fps, pc)
+    if _smooth_object(cfg):
+        R = post.quat_to_mat(post.smooth(post.mat_to_quat(R), inp.fps, pc, is_quat=True))
+        t = post.smooth(t, inp.fps, pc)
     betas = post.smooth(betas, inp.fps, pc)
     full = post.quat_to_aa(q)
     c = lambda a: torch.as_tensor(np.ascontiguousarray(a))  # noqa: E731
@@ -360,7 +363,14 @@ def _post(cfg: SolverConfig, inp: SolverInput, kf: np.ndarray, params1: BodyPara
     if pc.smooth_root:
         human.global_orient = post.quat_to_aa(post.smooth(post.aa_to_quat(human.global_orient), inp.fps, pc, True))
         human.transl = post.smooth(human.transl, inp.fps, pc)
-    return human, post.quat_to_mat(qo), t
+    return human, R, t
+
+
+def _smooth_object(cfg: SolverConfig) -> bool:
+    """Whether post low-passes the object pose (``PostConfig.smooth_object``)."""
+    if cfg.post.smooth_object != "auto":
+        return cfg.post.smooth_object == "always"
+    return cfg.stage1.smooth_weight <= 0 or (cfg.stage2.enabled and cfg.stage2.optimize_object)
 
 
 def _qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

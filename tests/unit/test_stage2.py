@@ -88,7 +88,7 @@ def test_optimize_keyframes_reduces_loss_and_respects_masks() -> None:
     batch = Stage2Batch(params=p, R1=torch.eye(3)[None].repeat(2, 1, 1), t1=t1, rows=torch.tensor([[row], [row]]),
                         obj_pts=pts, pair_mask=torch.ones(2, 1, dtype=torch.bool), joint_mask=jm,
                         obj_free=torch.tensor([True, False]))
-    cfg = Stage2Config(steps=30, lr_pose=1e-2, lr_obj_trans=5e-3, lr_obj_rot=1e-2)
+    cfg = Stage2Config(steps=30, lr_pose=1e-2, lr_obj_trans=5e-3, lr_obj_rot=1e-2, optimize_object=True)
     res = optimize_keyframes(body, batch, torch.as_tensor(bv, dtype=torch.float32), torch.as_tensor(bf), sdf, cfg)
     h = res.history
     assert h["contact"][1] < 0.7 * h["contact"][0]
@@ -96,6 +96,11 @@ def test_optimize_keyframes_reduces_loss_and_respects_masks() -> None:
     assert set(np.flatnonzero(moved[0]).tolist()) <= {16, 18, 20} and moved[0].any()  # body_pose index = joint − 1
     assert torch.equal(res.R[1], torch.eye(3)) and torch.equal(res.t[1], t1[1])  # a frozen object stays put
     assert not torch.equal(res.t[0], t1[0])
+    # the default leaves every object where stage 1 put it, and the human alone closes the gap
+    res = optimize_keyframes(body, batch, torch.as_tensor(bv, dtype=torch.float32), torch.as_tensor(bf), sdf,
+                             Stage2Config(steps=30, lr_pose=1e-2))
+    assert torch.equal(res.t, t1) and torch.equal(res.R, batch.R1)
+    assert res.history["contact"][1] < 0.7 * res.history["contact"][0]
 
 
 def test_mask_loss_pulls_the_object_back() -> None:
@@ -121,7 +126,7 @@ def test_mask_loss_pulls_the_object_back() -> None:
                         torch.ones(1, dtype=torch.bool), K)
     t1 = t_true + torch.tensor([[0.06, -0.04, 0.0]])
     for occlusion in ("gt_mask", "depth"):
-        cfg = Stage2Config(steps=40, lr_pose=0.0, lr_hand=0.0, lr_obj_rot=0.0, lr_obj_trans=3e-3,
+        cfg = Stage2Config(steps=40, lr_pose=0.0, lr_hand=0.0, lr_obj_rot=0.0, lr_obj_trans=3e-3, optimize_object=True,
                            weights=LossWeights(contact=0.0, collision=0.0, mask=1.0))
         cfg.render.occlusion = occlusion
         batch = Stage2Batch(params=p, R1=torch.eye(3)[None], t1=t1, rows=torch.zeros(1, 1, dtype=torch.long),
