@@ -154,9 +154,9 @@ class Stage2Config:
     """Joints unlocked per contact in 'tree' mode: the contact's body and its ancestors, this many in all."""
     optimize_object: bool = False
     """Let stage 2 move the object too (paper, code). Off: on the proxy body its contact and collision terms pulled
-    the object away from the truth on most carried sessions (post − stage 1 up to +0.33 cm, solver_quality, 24
-    sessions), for no gain in contact or penetration excess (docs/recon_solver.md); the human alone closes the
-    contacts."""
+    the object away from the truth (solver_quality, 24 sessions: post − stage 1 up to +0.33 cm, where post's filter
+    alone moves it ≤ 0.022 cm; translation mean 1.05 → 1.11 cm) for 0.01 cm less contact and 0.02 cm less
+    penetration excess on the mean (docs/recon_solver.md); the human alone closes the contacts."""
     keyframe_batch: int = 48
     """Keyframes optimised together in one Adam batch (memory bound; results do not depend on it)."""
     sdf_resolution: int = 32
