@@ -176,7 +176,7 @@ def change_and_noise(scores: list[dict], key: str) -> tuple[np.ndarray, np.ndarr
     two-sided 95 % band: a change inside it cannot be told from which frames the session happens to hold)."""
     d = [sc["post_minus_stage1_frames"][key] for sc in scores]
     return (np.array([x.mean() for x in d]),
-            np.array([max(2.0 * block_bootstrap_se(x, NOISE_BLOCK, seed=i), ROUNDING) for i, x in enumerate(d)]))
+            np.array([max(2.0 * block_bootstrap_se(x, NOISE_BLOCK), ROUNDING) for x in d]))
 
 
 def summary(scores: list[dict], meta: list[dict], per100: list[float], cfg_overrides: list[str]) -> dict:
